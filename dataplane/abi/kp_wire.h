@@ -1,0 +1,182 @@
+/* kp_wire.h - the kite tunnel protocol v1 on the wire (docs/protocol.md).
+ *
+ * API: byte layouts of every fixed part of a tunnel frame.  Every tunnel frame
+ * is one UDP datagram to or from a front-end tunnel port and starts with the
+ * 4-byte struct kp_hdr.  DATA frames (type KP_MSG_DATA) are handled by the
+ * fast paths; every other type is a control message handled by the control
+ * plane on an ordinary UDP socket.  Multi-byte integers are big-endian unless
+ * the type says otherwise (__le64 for the flow cookie, which is a SipHash
+ * output serialised little-endian as SipHash defines it).
+ */
+#ifndef KP_ABI_WIRE_H
+#define KP_ABI_WIRE_H
+
+#include "kp_types.h"
+
+#define KP_MAGIC 0x4bu /* 'K' */
+#define KP_PROTO_VERSION 1u
+
+/* Message types.  0x01..0x0f: fast-path frames; 0x10..0x7f: control. */
+enum kp_msg_type {
+	KP_MSG_DATA = 0x01,
+	KP_MSG_HELLO = 0x10,           /* connector -> front-end, unauthenticated */
+	KP_MSG_CHALLENGE = 0x11,       /* front-end -> connector, stateless */
+	KP_MSG_REGISTER = 0x12,        /* connector -> front-end, proves the token */
+	KP_MSG_REGISTER_RESULT = 0x13, /* front-end -> connector, per-kite results */
+	KP_MSG_KITE_ADD = 0x14,        /* connector -> front-end, in session */
+	KP_MSG_KITE_REMOVE = 0x15,     /* connector -> front-end, in session */
+	KP_MSG_KITE_RESULT = 0x16,     /* front-end -> connector, in session */
+	KP_MSG_HEARTBEAT = 0x20,       /* either way, in session */
+	KP_MSG_HEARTBEAT_ACK = 0x21,   /* either way, in session */
+	KP_MSG_RESUME = 0x22,          /* connector -> front-end, from a new address */
+	KP_MSG_RESUME_ACK = 0x23,      /* front-end -> connector */
+	KP_MSG_NOTICE = 0x30,          /* front-end -> connector, in session */
+	KP_MSG_NOTICE_ACK = 0x31,      /* connector -> front-end, in session */
+	KP_MSG_CLOSE = 0x3f,           /* either way, in session */
+	KP_MSG_ERROR = 0x40,           /* front-end -> connector, unauthenticated, never larger than the request */
+};
+
+/* kp_hdr.flags bits */
+#define KP_F_FROM_FRONTEND 0x01u /* set on frames sent by the front-end */
+
+/* Common 4-byte prefix of every tunnel frame. */
+struct kp_hdr {
+	__u8 magic;   /* KP_MAGIC */
+	__u8 version; /* KP_PROTO_VERSION */
+	__u8 type;    /* enum kp_msg_type */
+	__u8 flags;   /* KP_F_* */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_hdr) == 4, "kp_hdr is 4 bytes");
+
+/* DATA frame header, followed by the client's UDP payload, unchanged.
+ *
+ * Front-end -> connector: the front-end fills every field.  Connector ->
+ * front-end: the connector echoes kite_id, client_port, client_family,
+ * key_epoch, client_addr and cookie exactly as received for that client flow,
+ * and sets session_id to its own session.
+ *
+ * The flow cookie is SipHash-2-4 under the front-end's cookie key number
+ * (key_epoch & 1) over bytes [8, 32) of this header: kite_id, client_port,
+ * client_family, key_epoch and client_addr, verbatim. */
+struct kp_data_hdr {
+	struct kp_hdr h;     /*  0: type KP_MSG_DATA */
+	__be32 session_id;   /*  4 */
+	__be32 kite_id;      /*  8: MAC input starts here */
+	__be16 client_port;  /* 12 */
+	__u8 client_family;  /* 14: KP_AF_INET or KP_AF_INET6 */
+	__u8 key_epoch;      /* 15: cookie key generation; low bit picks the key */
+	__u8 client_addr[16];/* 16: IPv6, or IPv4-mapped IPv6 (::ffff:a.b.c.d) */
+	__le64 cookie;       /* 32: MAC input ends before this field */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_data_hdr) == 40, "kp_data_hdr is 40 bytes");
+KP_STATIC_ASSERT(KP_OFFSETOF(struct kp_data_hdr, kite_id) == 8, "cookie input offset");
+KP_STATIC_ASSERT(KP_OFFSETOF(struct kp_data_hdr, cookie) == 32, "cookie offset");
+#define KP_COOKIE_INPUT_OFFSET 8u
+#define KP_COOKIE_INPUT_LEN 24u
+
+/* Overheads the front-end adds in front of a client datagram on the way to a
+ * connector: outer IP + outer UDP + DATA header. */
+#define KP_UDP_HDR_LEN 8u
+#define KP_IP4_HDR_LEN 20u
+#define KP_IP6_HDR_LEN 40u
+#define KP_ENCAP_OVERHEAD_V4 (KP_IP4_HDR_LEN + KP_UDP_HDR_LEN + 40u)
+#define KP_ENCAP_OVERHEAD_V6 (KP_IP6_HDR_LEN + KP_UDP_HDR_LEN + 40u)
+
+/* ---- control messages (see docs/protocol.md for bodies) ---------------- */
+
+#define KP_NONCE_LEN 16u
+#define KP_TOKEN_LEN 32u
+#define KP_PUBKEY_LEN 32u  /* X25519 */
+#define KP_PROOF_LEN 32u   /* HMAC-SHA256 */
+#define KP_MAC_LEN 16u     /* HMAC-SHA256 truncated, on in-session messages */
+#define KP_MAX_KITE_NAME 253u
+#define KP_HELLO_MIN_LEN 128u /* HELLO is padded to at least this */
+#define KP_MAX_CONTROL_LEN 1400u
+
+/* HELLO: the connector's first frame.  Padded with zero bytes to at least
+ * KP_HELLO_MIN_LEN so that the CHALLENGE (smaller) never amplifies. */
+struct kp_hello {
+	struct kp_hdr h;                 /*  0 */
+	__be16 versions_min_max;         /*  4: high byte min, low byte max version spoken */
+	__be16 mtu;                      /*  6: connector's view of its path MTU */
+	__u8 client_nonce[KP_NONCE_LEN]; /*  8 */
+	__u8 client_pubkey[KP_PUBKEY_LEN]; /* 24 */
+	/* 56: zero padding up to the datagram's end */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_hello) == 56, "kp_hello fixed part");
+
+/* CHALLENGE: stateless.  token = HMAC-SHA256(server secret, source address,
+ * source port, timestamp, client_nonce, client_pubkey). */
+struct kp_challenge {
+	struct kp_hdr h;                 /*  0 */
+	__be32 timestamp;                /*  4: seconds, front-end clock */
+	__u8 token[KP_TOKEN_LEN];        /*  8 */
+	__u8 client_nonce[KP_NONCE_LEN]; /* 40: echoed */
+	__be16 mtu;                      /* 56: front-end's tunnel MTU */
+	__be16 reserved;                 /* 58 */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_challenge) == 60, "kp_challenge");
+KP_STATIC_ASSERT(sizeof(struct kp_challenge) <= KP_HELLO_MIN_LEN, "no amplification");
+
+/* REGISTER fixed part; followed by n_kites kite claims:
+ *   u8 name_len, name[name_len], proof[32]
+ * proof = HMAC-SHA256(kite secret, "kiteplane/1 register" || token ||
+ *                     client_pubkey || name). */
+struct kp_register {
+	struct kp_hdr h;                   /*  0 */
+	__be32 timestamp;                  /*  4: echoed from CHALLENGE */
+	__u8 token[KP_TOKEN_LEN];          /*  8: echoed */
+	__u8 client_nonce[KP_NONCE_LEN];   /* 40: as in HELLO */
+	__u8 client_pubkey[KP_PUBKEY_LEN]; /* 56: as in HELLO */
+	__be16 mtu;                        /* 88 */
+	__u8 n_kites;                      /* 90 */
+	__u8 reserved;                     /* 91 */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_register) == 92, "kp_register fixed part");
+
+/* Header of every in-session control message (KITE_*, HEARTBEAT*, RESUME*,
+ * NOTICE*, CLOSE, and REGISTER_RESULT).  The message ends with a KP_MAC_LEN
+ * MAC over every byte before it, keyed with the session key of its direction. */
+struct kp_ctrl_hdr {
+	struct kp_hdr h;   /*  0 */
+	__be32 session_id; /*  4 */
+	__be64 seq;        /*  8: strictly increasing per direction */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_ctrl_hdr) == 16, "kp_ctrl_hdr");
+
+/* Per-kite result codes in REGISTER_RESULT and KITE_RESULT. */
+#define KP_RESULT_CODES(X)                                                     \
+	X(ACCEPTED, 0, "accepted")                                                 \
+	X(BAD_SECRET, 1, "bad secret")                                             \
+	X(NAME_TAKEN, 2, "name taken")                                             \
+	X(UNKNOWN_KITE, 3, "unknown kite")                                         \
+	X(REFUSED_BY_POLICY, 4, "refused by policy")                               \
+	X(OUT_OF_QUOTA, 5, "out of quota")                                         \
+	X(NO_PORT, 6, "no public port available")                                  \
+	X(TABLE_FULL, 7, "table full")                                             \
+	X(LAME_DUCK, 8, "front-end is draining")                                   \
+	X(BAD_REQUEST, 9, "malformed claim")                                       \
+	X(REMOVED, 10, "removed")
+#define KP_X_ENUM_RESULT(name, val, text) KP_RESULT_##name = val,
+enum kp_result_code { KP_RESULT_CODES(KP_X_ENUM_RESULT) KP_RESULT_MAX };
+#undef KP_X_ENUM_RESULT
+
+/* NOTICE kinds */
+enum kp_notice_kind {
+	KP_NOTICE_LAME_DUCK = 1,     /* arg: deadline, seconds from now */
+	KP_NOTICE_KITE_DISABLED = 2, /* kite_id; arg: reason (kp_result_code) */
+	KP_NOTICE_KITE_ENABLED = 3,  /* kite_id */
+	KP_NOTICE_KITE_KICKED = 4,   /* kite_id: removed by the operator */
+	KP_NOTICE_MTU = 5,           /* arg: new tunnel MTU */
+};
+
+/* ERROR codes (unauthenticated; at most as large as the request) */
+enum kp_error_code {
+	KP_ERR_BAD_VERSION = 1,   /* arg: highest version spoken */
+	KP_ERR_STALE_TOKEN = 2,   /* go back to HELLO */
+	KP_ERR_UNKNOWN_SESSION = 3,
+	KP_ERR_RATE_LIMITED = 4,
+	KP_ERR_LAME_DUCK = 5,
+};
+
+#endif /* KP_ABI_WIRE_H */
