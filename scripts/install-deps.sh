@@ -33,7 +33,7 @@ packages=(
   libsqlite3-dev sqlite3 libldns-dev nlohmann-json3-dev libmicrohttpd-dev libspdlog-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-scapy
-  iproute2 iptables nftables iputils-ping bind9 bind9-utils bind9-dnsutils socat procps
+  iproute2 iptables nftables iputils-ping ethtool tcpdump bind9 bind9-utils bind9-dnsutils socat procps
 )
 apt-get install -y -q --no-install-recommends "${packages[@]}"
 echo "install-deps: all packages present"
