@@ -179,4 +179,142 @@ enum kp_error_code {
 	KP_ERR_LAME_DUCK = 5,
 };
 
+/* ---- fixed bodies of the other control messages (added with protocol.md v1) ----
+ * Every in-session message is struct kp_ctrl_hdr, the body below, then a
+ * KP_MAC_LEN MAC.  Variable parts are described next to each struct. */
+
+#define KP_MAX_CLAIMS 32u        /* kite claims in one REGISTER or KITE_ADD */
+#define KP_MAX_TEXT 255u         /* reason / notice / close text bytes */
+#define KP_TOKEN_LIFETIME_S 60u  /* CHALLENGE timestamp accepted this long */
+#define KP_REPLAY_WINDOW 64u     /* accepted out-of-order distance of seq */
+#define KP_DEFAULT_HEARTBEAT_S 15u
+#define KP_DEFAULT_DEAD_AFTER 4u /* missed heartbeat acks before a peer is dead */
+#define KP_DEFAULT_COOKIE_ROTATE_S 600u
+#define KP_DEFAULT_MTU 1500u
+
+/* One per-kite result, in REGISTER_RESULT and KITE_RESULT; followed by
+ *   u8 name_len, name[name_len], u8 text_len, text[text_len]. */
+struct kp_kite_result {
+	__u8 code;                 /*  0: enum kp_result_code */
+	__u8 family;               /*  1: KP_AF_* of addr, 0 when none */
+	__be16 port;               /*  2: public port (ACCEPTED) / holder's port (NAME_TAKEN) */
+	__be32 kite_id;            /*  4: ACCEPTED: kite id, else 0 */
+	__be32 holder_session;     /*  8: NAME_TAKEN: session id holding the name */
+	__u8 addr[16];             /* 12: public address / holder's connector address */
+	__u8 server_proof[KP_PROOF_LEN]; /* 28: ACCEPTED: HMAC(kite secret, transcript) */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_kite_result) == 60, "kp_kite_result fixed part");
+
+/* REGISTER_RESULT body; followed by n_results struct kp_kite_result. */
+struct kp_register_result {
+	struct kp_ctrl_hdr c;              /*  0: seq 1, the first front-end message */
+	__u8 server_pubkey[KP_PUBKEY_LEN]; /* 16: front-end's X25519 key for this session */
+	__u8 client_nonce[KP_NONCE_LEN];   /* 48: echoed from REGISTER */
+	__be16 mtu;                        /* 64: effective tunnel MTU */
+	__be16 heartbeat_s;                /* 66: connector heartbeat interval */
+	__be16 cookie_rotate_s;            /* 68: flow cookie key rotation period N */
+	__u8 dead_after;                   /* 70: k */
+	__u8 n_results;                    /* 71 */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_register_result) == 72, "kp_register_result fixed part");
+
+/* KITE_ADD body: u8 n_kites, then claims as in REGISTER.
+ * KITE_REMOVE body: u8 n_kites, then u8 name_len, name[name_len] each. */
+
+/* KITE_RESULT body; followed by n_results struct kp_kite_result. */
+struct kp_kite_result_msg {
+	struct kp_ctrl_hdr c; /*  0 */
+	__be64 ack_seq;       /* 16: seq of the KITE_ADD / KITE_REMOVE answered */
+	__u8 n_results;       /* 24 */
+	__u8 reserved[7];     /* 25 */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_kite_result_msg) == 32, "kp_kite_result_msg");
+
+struct kp_heartbeat {
+	struct kp_ctrl_hdr c;  /*  0 */
+	__be32 timestamp_ms;   /* 16: sender's clock, echoed in the ack */
+	__be32 reserved;       /* 20 */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_heartbeat) == 24, "kp_heartbeat");
+
+struct kp_heartbeat_ack {
+	struct kp_ctrl_hdr c;  /*  0 */
+	__be64 ack_seq;        /* 16 */
+	__be32 timestamp_ms;   /* 24: echoed */
+	__be32 reserved;       /* 28 */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_heartbeat_ack) == 32, "kp_heartbeat_ack");
+
+enum kp_resume_reason {
+	KP_RESUME_SOCKET_ERROR = 1,
+	KP_RESUME_SILENCE = 2,
+	KP_RESUME_MISSED_ACKS = 3,
+	KP_RESUME_NEW_SOCKET = 4,
+};
+
+struct kp_resume {
+	struct kp_ctrl_hdr c; /*  0 */
+	__u8 reason;          /* 16: enum kp_resume_reason */
+	__u8 reserved[7];     /* 17 */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_resume) == 24, "kp_resume");
+
+struct kp_resume_ack {
+	struct kp_ctrl_hdr c;     /*  0 */
+	__be64 ack_seq;           /* 16 */
+	__u8 family;              /* 24: observed connector address family */
+	__u8 reserved;            /* 25 */
+	__be16 observed_port;     /* 26: connector's address as the front-end sees it */
+	__u8 observed_addr[16];   /* 28 */
+	__be32 reserved2;         /* 44 */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_resume_ack) == 48, "kp_resume_ack");
+
+/* NOTICE body; followed by u8 text_len, text[text_len]. */
+struct kp_notice {
+	struct kp_ctrl_hdr c; /*  0 */
+	__u8 kind;            /* 16: enum kp_notice_kind */
+	__u8 reserved[3];     /* 17 */
+	__be32 kite_id;       /* 20 */
+	__be32 arg;           /* 24 */
+	__be32 reserved2;     /* 28 */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_notice) == 32, "kp_notice fixed part");
+
+struct kp_notice_ack {
+	struct kp_ctrl_hdr c; /*  0 */
+	__be64 ack_seq;       /* 16 */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_notice_ack) == 24, "kp_notice_ack");
+
+enum kp_close_reason {
+	KP_CLOSE_NORMAL = 0,
+	KP_CLOSE_SHUTDOWN = 1,
+	KP_CLOSE_REPLACED = 2,   /* make-before-break: a new session took over */
+	KP_CLOSE_LAME_DUCK = 3,  /* the front-end's drain deadline passed */
+	KP_CLOSE_NO_KITES = 4,
+	KP_CLOSE_DEAD_PEER = 5,
+	KP_CLOSE_PROTOCOL = 6,
+	KP_CLOSE_KICKED = 7,
+};
+
+/* CLOSE body; followed by u8 text_len, text[text_len]. */
+struct kp_close {
+	struct kp_ctrl_hdr c; /*  0 */
+	__u8 reason;          /* 16: enum kp_close_reason */
+	__u8 reserved[7];     /* 17 */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_close) == 24, "kp_close fixed part");
+
+/* ERROR: unauthenticated, not followed by a MAC, exactly this size. */
+struct kp_error {
+	struct kp_hdr h;     /*  0 */
+	__u8 code;           /*  4: enum kp_error_code */
+	__u8 reserved[3];    /*  5 */
+	__be32 arg;          /*  8 */
+	__be32 session_id;   /* 12: UNKNOWN_SESSION: the id asked for */
+};
+KP_STATIC_ASSERT(sizeof(struct kp_error) == 16, "kp_error");
+KP_STATIC_ASSERT(sizeof(struct kp_error) <= sizeof(struct kp_ctrl_hdr) + KP_MAC_LEN, "ERROR never amplifies");
+
 #endif /* KP_ABI_WIRE_H */
