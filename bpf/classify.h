@@ -1,0 +1,146 @@
+/* classify.h - address tests and the backend pick.
+ *
+ * API: kp_is_own(cfg, family, addr16) tells whether an address is one of the
+ * front-end's own; kp_is_tunnel_port(cfg, port); kp_is_bogon(cfg, family,
+ * addr16) applies the fixed list (loopback, unspecified, multicast), our own
+ * addresses and the configured prefixes (matched on the 128-bit form).
+ * kp_pick_session(kite, client16) is the rendezvous hash of
+ * docs/forwarding.md section 3 over the kite's live sessions; it returns the
+ * chosen session (a map value) or NULL.
+ */
+#ifndef KP_BPF_CLASSIFY_H
+#define KP_BPF_CLASSIFY_H
+
+#include <bpf/bpf_endian.h>
+
+#include "maps.h"
+
+static __always_inline int kp_is_own(const struct kp_config *cfg, __u8 family, const __u8 a[16])
+{
+	int i;
+
+	if (family == KP_AF_INET) {
+		__u32 v4 = *(const __u32 *)(a + 12);
+
+#pragma unroll
+		for (i = 0; i < (int)KP_MAX_OWN_ADDRS; i++)
+			if (i < cfg->n_own4 && *(const __u32 *)cfg->own4[i] == v4)
+				return 1;
+		return 0;
+	}
+#pragma unroll
+	for (i = 0; i < (int)KP_MAX_OWN_ADDRS; i++) {
+		const __u64 *o = (const __u64 *)cfg->own6[i];
+		const __u64 *x = (const __u64 *)a;
+
+		if (i < cfg->n_own6 && o[0] == x[0] && o[1] == x[1])
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int kp_is_tunnel_port(const struct kp_config *cfg, __be16 port)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < (int)KP_MAX_TUNNEL_PORTS; i++)
+		if (i < cfg->n_tunnel_ports && cfg->tunnel_ports[i] == port)
+			return 1;
+	return 0;
+}
+
+/* Big-endian halves of a 16-byte address, as integers. */
+static __always_inline __u64 kp_be64(const __u8 *p)
+{
+	return __builtin_bswap64(*(const __u64 *)p);
+}
+
+static __always_inline int kp_prefix_match(const struct kp_prefix *pf, __u64 hi, __u64 lo)
+{
+	__u32 len = pf->len;
+	__u64 phi = kp_be64(pf->addr), plo = kp_be64(pf->addr + 8);
+	__u64 m;
+
+	if (len > 128)
+		return 0;
+	if (len <= 64) {
+		m = len ? ~0ull << (64 - len) : 0;
+		return ((hi ^ phi) & m) == 0;
+	}
+	if (hi != phi)
+		return 0;
+	m = ~0ull << (128 - len);
+	return ((lo ^ plo) & m) == 0;
+}
+
+static __always_inline int kp_is_bogon(const struct kp_config *cfg, __u8 family, const __u8 a[16])
+{
+	__u64 hi = kp_be64(a), lo = kp_be64(a + 8);
+	int i;
+
+	if (family == KP_AF_INET) {
+		__u8 b0 = a[12];
+
+		if (b0 == 127 || (b0 & 0xf0) == 0xe0 || *(const __u32 *)(a + 12) == 0)
+			return 1;
+	} else {
+		if (a[0] == 0xff || (hi == 0 && (lo == 0 || lo == 1)))
+			return 1;
+	}
+	if (kp_is_own(cfg, family, a))
+		return 1;
+#pragma unroll
+	for (i = 0; i < (int)KP_MAX_BOGONS; i++)
+		if (i < cfg->n_bogons && kp_prefix_match(&cfg->bogons[i], hi, lo))
+			return 1;
+	return 0;
+}
+
+static __always_inline __u64 kp_fmix64(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* A session slot holding exactly `id`, LIVE; NULL otherwise. */
+static __always_inline const struct kp_session *kp_live_session(__u32 id)
+{
+	__u32 idx = id & KP_SESSION_INDEX_MASK;
+	const struct kp_session *s = bpf_map_lookup_elem(&kp_sessions, &idx);
+
+	if (!s || s->session_id != id || s->state != KP_SESSION_LIVE)
+		return 0;
+	return s;
+}
+
+static __always_inline const struct kp_session *kp_pick_session(const struct kp_kite *kite,
+								 const __u8 client[16])
+{
+	const struct kp_session *best = 0, *s;
+	__u64 ch, score, best_score = 0;
+	__u32 n = kite->n_sessions;
+	int i;
+
+	ch = kp_fmix64(*(const __u64 *)(client) ^ kp_fmix64(*(const __u64 *)(client + 8)));
+#pragma unroll
+	for (i = 0; i < (int)KP_MAX_KITE_SESSIONS; i++) {
+		if (i >= n)
+			continue;
+		s = kp_live_session(kite->sessions[i]);
+		if (!s)
+			continue;
+		score = kp_fmix64(ch ^ ((__u64)kite->sessions[i] * 0x9e3779b97f4a7c15ull));
+		if (!best || score > best_score) {
+			best = s;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+#endif /* KP_BPF_CLASSIFY_H */

@@ -1,0 +1,58 @@
+/* counters.h - per-CPU counter updates with the ABI's ids.
+ *
+ * API: kp_count(id, n) adds to a global counter (enum kp_counter_id);
+ * kp_count_drop(reason, kite_id) moves dropped_packets, the reason's own
+ * counter and, when kite_id is not 0, the kite's drop counter that the
+ * reason belongs to (quota, rate, state or other).  kp_kite_count() adds to
+ * one per-kite counter.  Per-CPU maps: no atomics needed.
+ */
+#ifndef KP_BPF_COUNTERS_H
+#define KP_BPF_COUNTERS_H
+
+#include "maps.h"
+
+static __always_inline void kp_count(__u32 id, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&kp_ctrs, &id);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline void kp_kite_count(__u32 kite_id, __u32 id, __u64 n)
+{
+	struct kp_kite_counters *c = bpf_map_lookup_elem(&kp_kite_ctrs, &kite_id);
+
+	if (c && id < KP_KCTR_MAX)
+		c->v[id] += n;
+}
+
+static __always_inline __u32 kp_kite_drop_counter(__u32 reason)
+{
+	switch (reason) {
+	case KP_DROP_QUOTA_EXHAUSTED:
+		return KP_KCTR_DROP_QUOTA;
+	case KP_DROP_RATE_PACKETS:
+	case KP_DROP_RATE_BITS:
+		return KP_KCTR_DROP_RATE;
+	case KP_DROP_KITE_DISABLED:
+	case KP_DROP_KITE_NO_SESSION:
+	case KP_DROP_LAME_DUCK_CLOSED:
+		return KP_KCTR_DROP_STATE;
+	default:
+		return KP_KCTR_DROP_OTHER;
+	}
+}
+
+static __always_inline void kp_count_drop(__u32 reason, __u32 kite_id)
+{
+	__u64 *v = bpf_map_lookup_elem(&kp_drops, &reason);
+
+	if (v)
+		*v += 1;
+	kp_count(KP_CTR_DROP_PKTS, 1);
+	if (kite_id)
+		kp_kite_count(kite_id, kp_kite_drop_counter(reason), 1);
+}
+
+#endif /* KP_BPF_COUNTERS_H */

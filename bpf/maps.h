@@ -1,0 +1,129 @@
+/* maps.h - every map of the XDP program, with ABI keys and values.
+ *
+ * API: names carry the kp_ prefix (they are pinned under
+ * /sys/fs/bpf/kiteplane/<ifname>/ by the XDP mode).  Sizes here are the
+ * defaults; the loader resizes the kite and session maps before load.
+ *   kp_kite_hash   hash  kp_kite_key -> __u32 kite_id
+ *   kp_kites       hash  __u32 kite_id -> kp_kite (preallocated: an update
+ *                        replaces the element atomically for readers)
+ *   kp_sessions    hash  __u32 session index -> kp_session (same reason)
+ *   kp_config      array-of-maps, one slot holding a one-element array with
+ *                  the kp_config; the control side swaps in a new inner map,
+ *                  so readers never see a torn config.  Empty = unconfigured.
+ *   kp_police      per-CPU array by kite_id: token buckets, quota spent
+ *   kp_credit      per-CPU array by kite_id: quota granted (control side)
+ *   kp_kite_ctrs   per-CPU array by kite_id: KP_KITE_COUNTERS
+ *   kp_ctrs        per-CPU array by kp_counter_id
+ *   kp_drops       per-CPU array by kp_drop_reason
+ *   kp_cpumap, kp_cpus   CPU spreading for NICs without RSS (--cpumap)
+ * kp_config_get() returns the live config or NULL.
+ */
+#ifndef KP_BPF_MAPS_H
+#define KP_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "kp_counters.h"
+#include "kp_tables.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KP_MAX_KITES);
+	__type(key, struct kp_kite_key);
+	__type(value, __u32);
+} kp_kite_hash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KP_MAX_KITES);
+	__type(key, __u32);
+	__type(value, struct kp_kite);
+} kp_kites SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KP_MAX_SESSIONS);
+	__type(key, __u32);
+	__type(value, struct kp_session);
+} kp_sessions SEC(".maps");
+
+struct kp_config_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct kp_config));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct kp_config_inner);
+} kp_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KP_MAX_KITES);
+	__type(key, __u32);
+	__type(value, struct kp_kite_police);
+} kp_police SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KP_MAX_KITES);
+	__type(key, __u32);
+	__type(value, struct kp_kite_credit);
+} kp_credit SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KP_MAX_KITES);
+	__type(key, __u32);
+	__type(value, struct kp_kite_counters);
+} kp_kite_ctrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KP_CTR_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} kp_ctrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KP_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} kp_drops SEC(".maps");
+
+/* CPU spreading: kp_cpus[0..n) lists the target CPUs, slot KP_CPUS_COUNT
+ * holds n; kp_cpumap maps a CPU to its queue running kp_xdp_cpumap. */
+#define KP_MAX_CPUS 64u
+#define KP_CPUS_COUNT KP_MAX_CPUS
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CPUMAP);
+	__uint(max_entries, KP_MAX_CPUS);
+	__type(key, __u32);
+	__type(value, struct bpf_cpumap_val);
+} kp_cpumap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KP_MAX_CPUS + 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} kp_cpus SEC(".maps");
+
+static __always_inline const struct kp_config *kp_config_get(void)
+{
+	__u32 zero = 0;
+	void *inner = bpf_map_lookup_elem(&kp_config, &zero);
+
+	if (!inner)
+		return 0;
+	return bpf_map_lookup_elem(inner, &zero);
+}
+
+#endif /* KP_BPF_MAPS_H */

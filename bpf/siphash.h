@@ -1,0 +1,67 @@
+/* siphash.h - SipHash-2-4 of the 24-byte flow cookie input.
+ *
+ * API: kp_siphash24_24(k0, k1, in) returns SipHash-2-4 under the 128-bit key
+ * (k0 || k1, each little endian, as the reference implementation lays out
+ * its key) of exactly 24 bytes read as three little-endian 64-bit words.
+ * The input length is fixed at KP_COOKIE_INPUT_LEN, so there is no tail
+ * handling and no loop: the whole hash is straight-line code.
+ */
+#ifndef KP_BPF_SIPHASH_H
+#define KP_BPF_SIPHASH_H
+
+#include <linux/types.h>
+
+#include "kp_wire.h"
+
+#define KP_ROTL64(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+
+#define KP_SIPROUND(v0, v1, v2, v3)                                           \
+	do {                                                                  \
+		v0 += v1;                                                     \
+		v1 = KP_ROTL64(v1, 13);                                       \
+		v1 ^= v0;                                                     \
+		v0 = KP_ROTL64(v0, 32);                                       \
+		v2 += v3;                                                     \
+		v3 = KP_ROTL64(v3, 16);                                       \
+		v3 ^= v2;                                                     \
+		v0 += v3;                                                     \
+		v3 = KP_ROTL64(v3, 21);                                       \
+		v3 ^= v0;                                                     \
+		v2 += v1;                                                     \
+		v1 = KP_ROTL64(v1, 17);                                       \
+		v1 ^= v2;                                                     \
+		v2 = KP_ROTL64(v2, 32);                                       \
+	} while (0)
+
+/* in: three little-endian words (the host is little endian, as BPF on x86). */
+static __always_inline __u64 kp_siphash24_24(__u64 k0, __u64 k1, const __u64 in[3])
+{
+	__u64 v0 = k0 ^ 0x736f6d6570736575ull;
+	__u64 v1 = k1 ^ 0x646f72616e646f6dull;
+	__u64 v2 = k0 ^ 0x6c7967656e657261ull;
+	__u64 v3 = k1 ^ 0x7465646279746573ull;
+	__u64 m;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 3; i++) {
+		m = in[i];
+		v3 ^= m;
+		KP_SIPROUND(v0, v1, v2, v3);
+		KP_SIPROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	m = (__u64)KP_COOKIE_INPUT_LEN << 56;
+	v3 ^= m;
+	KP_SIPROUND(v0, v1, v2, v3);
+	KP_SIPROUND(v0, v1, v2, v3);
+	v0 ^= m;
+	v2 ^= 0xff;
+	KP_SIPROUND(v0, v1, v2, v3);
+	KP_SIPROUND(v0, v1, v2, v3);
+	KP_SIPROUND(v0, v1, v2, v3);
+	KP_SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+#endif /* KP_BPF_SIPHASH_H */
