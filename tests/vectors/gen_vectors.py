@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import cases_main  # noqa: E402
 import cases_other  # noqa: E402
+import model  # noqa: E402
 import vectorlib as vl  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,8 +42,16 @@ REQUIRED_REASONS = [
 
 
 def validate(abi, doc):
+    """Checks every case's shape and that the byte-level model agrees with it."""
     names = set()
+    m = model.Model(abi, doc)
     for c in doc["cases"]:
+        got = m.forward(bytes.fromhex(c["input"]))
+        want = (c["verdict"], c["reason"], c["kite_id"],
+                bytes.fromhex(c["output"]) if "output" in c else None)
+        assert got == want, "%s: model says %s, case says %s" % (
+            c["name"], got[:3] + (got[3].hex() if got[3] else None,),
+            want[:3] + (c.get("output"),))
         assert c["name"] not in names, "duplicate case name " + c["name"]
         names.add(c["name"])
         assert c["verdict"] in ("tx", "drop", "exception"), c["name"]
