@@ -1,0 +1,190 @@
+// tables.cc - the fast path's tables (see tables.h): mapping, seqlocked
+// entries, the kite hash with tombstones and grace-period reuse, and the
+// single-writer update and counter-summing API.
+#include "tables.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "backend_pick.h"
+#include "byteorder.h"
+
+namespace kp::fp {
+namespace {
+
+constexpr size_t Align(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+
+uint32_t NextPow2(uint64_t v) {
+  uint64_t p = 16;
+  while (p < v) p <<= 1;
+  return static_cast<uint32_t>(p);
+}
+
+}  // namespace
+
+Mapping::~Mapping() {
+  if (addr_ != nullptr) munmap(addr_, len_);
+}
+
+bool Mapping::Map(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return false;
+  addr_ = p;
+  len_ = bytes;
+  return true;
+}
+
+std::unique_ptr<Tables> Tables::Create(const TableSizes& sizes) {
+  if (sizes.max_kites < 2 || sizes.max_kites > KP_MAX_KITES) return nullptr;
+  if (sizes.max_sessions < 1 || sizes.max_sessions > KP_MAX_SESSIONS) return nullptr;
+  if (sizes.n_workers < 1 || sizes.n_workers > KP_MAX_WORKERS) return nullptr;
+  std::unique_ptr<Tables> t(new (std::nothrow) Tables(sizes));
+  if (!t || !t->Init()) return nullptr;
+  return t;
+}
+
+Tables::~Tables() = default;
+
+bool Tables::Init() {
+  const size_t kites = sizes_.max_kites, sessions = sizes_.max_sessions, cores = sizes_.n_workers;
+  uint32_t cap = NextPow2(uint64_t{kites} * 2);
+  hash_mask_ = cap - 1;
+  size_t off = 0;
+  auto take = [&off](size_t bytes) {
+    size_t at = off;
+    off = Align(off + bytes, 4096);
+    return at;
+  };
+  size_t o_hash = take(sizeof(HashSlot) * cap);
+  size_t o_kites = take(sizeof(Entry64) * kites);
+  size_t o_kseq = take(sizeof(std::atomic<uint32_t>) * kites);
+  size_t o_sess = take(sizeof(Entry64) * sessions);
+  size_t o_sseq = take(sizeof(std::atomic<uint32_t>) * sessions);
+  size_t o_police = take(sizeof(kp_kite_police) * kites * cores);
+  size_t o_credit = take(sizeof(kp_kite_credit) * kites * cores);
+  size_t o_kctr = take(sizeof(kp_kite_counters) * kites * cores);
+  size_t o_core = take(sizeof(CoreCounters) * cores);
+  if (!map_.Map(off)) return false;
+  auto* base = static_cast<uint8_t*>(map_.get());
+  // Zero-filled anonymous memory is a valid state for every table: the
+  // atomics below are lock-free 32-bit words whose zero value is 0.
+  static_assert(std::atomic<uint32_t>::is_always_lock_free);
+  hash_ = reinterpret_cast<HashSlot*>(base + o_hash);
+  kites_ = reinterpret_cast<Entry64*>(base + o_kites);
+  kite_seq_ = reinterpret_cast<std::atomic<uint32_t>*>(base + o_kseq);
+  sessions_ = reinterpret_cast<Entry64*>(base + o_sess);
+  session_seq_ = reinterpret_cast<std::atomic<uint32_t>*>(base + o_sseq);
+  police_ = reinterpret_cast<kp_kite_police*>(base + o_police);
+  credit_ = reinterpret_cast<kp_kite_credit*>(base + o_credit);
+  kite_ctrs_ = reinterpret_cast<kp_kite_counters*>(base + o_kctr);
+  core_ctrs_ = reinterpret_cast<CoreCounters*>(base + o_core);
+  slot_state_.assign(cap, kSlotFree);
+  n_free_ = cap;
+  kite_slot_.assign(kites, -1);
+  pending_slots_.reserve(1024);
+  pending_kites_.reserve(1024);
+  config_shadow_.n_workers = static_cast<uint8_t>(sizes_.n_workers);
+  SetConfig(config_shadow_);
+  return true;
+}
+
+// ---- hashing and readers ---------------------------------------------------
+
+uint64_t Tables::HashKey(const kp_kite_key& key) {
+  const auto* b = reinterpret_cast<const uint8_t*>(&key);
+  uint64_t a = LoadLe64(b);
+  uint64_t c = LoadLe64(b + 8);
+  uint64_t d = LoadRaw<uint32_t>(b + 16);
+  return Fmix64(a ^ Fmix64(c ^ (d * 0x9e3779b97f4a7c15ull)));
+}
+
+uint32_t Tables::LookupKite(const kp_kite_key& key, uint64_t hash) const {
+  uint32_t sig = static_cast<uint32_t>(hash >> 32);
+  for (uint32_t i = 0, idx = hash & hash_mask_; i <= hash_mask_; ++i, idx = (idx + 1) & hash_mask_) {
+    const HashSlot& s = hash_[idx];
+    uint32_t tag = s.tag.load(std::memory_order_acquire);
+    if (tag == 0) return 0;
+    if (tag == kTombstone || s.sig != sig) continue;
+    if (std::memcmp(&s.key, &key, sizeof(key)) == 0) return tag;
+  }
+  return 0;
+}
+
+void Tables::PrefetchKite(uint32_t kite_id) const {
+  if (kite_id < sizes_.max_kites) {
+    __builtin_prefetch(&kites_[kite_id]);
+    __builtin_prefetch(&kite_seq_[kite_id]);
+  }
+}
+
+void Tables::PrefetchSession(uint32_t session_id) const {
+  uint32_t idx = session_id & KP_SESSION_INDEX_MASK;
+  if (idx < sizes_.max_sessions) {
+    __builtin_prefetch(&sessions_[idx]);
+    __builtin_prefetch(&session_seq_[idx]);
+  }
+}
+
+bool Tables::CopyEntry(const std::atomic<uint32_t>& seq, const Entry64& e, void* dst) const {
+  uint64_t w[8];
+  for (;;) {
+    uint32_t s1 = seq.load(std::memory_order_acquire);
+    if (s1 & 1) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    for (int i = 0; i < 8; ++i)
+      w[i] = std::atomic_ref<uint64_t>(const_cast<uint64_t&>(e.w[i])).load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (seq.load(std::memory_order_relaxed) == s1) break;
+  }
+  std::memcpy(dst, w, sizeof(w));
+  return true;
+}
+
+void Tables::WriteEntry(std::atomic<uint32_t>& seq, Entry64& e, const void* src) {
+  uint64_t w[8];
+  std::memcpy(w, src, sizeof(w));
+  uint32_t s = seq.load(std::memory_order_relaxed);
+  seq.store(s + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  for (int i = 0; i < 8; ++i) std::atomic_ref<uint64_t>(e.w[i]).store(w[i], std::memory_order_relaxed);
+  seq.store(s + 2, std::memory_order_release);
+}
+
+bool Tables::ReadKite(uint32_t kite_id, kp_kite* out) const {
+  if (kite_id == 0 || kite_id >= sizes_.max_kites) return false;
+  CopyEntry(kite_seq_[kite_id], kites_[kite_id], out);
+  return out->state != KP_KITE_EMPTY;
+}
+
+bool Tables::ReadSession(uint32_t session_id, kp_session* out) const {
+  uint32_t idx = session_id & KP_SESSION_INDEX_MASK;
+  if (session_id == 0 || idx >= sizes_.max_sessions) return false;
+  CopyEntry(session_seq_[idx], sessions_[idx], out);
+  return out->session_id == session_id && out->state != KP_SESSION_EMPTY;
+}
+
+uint32_t Tables::ReadConfig(kp_config* out) const {
+  constexpr size_t kWords = sizeof(kp_config) / 8;
+  uint64_t w[kWords];
+  uint32_t s1;
+  for (;;) {
+    s1 = config_seq_.load(std::memory_order_acquire);
+    if (s1 & 1) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    for (size_t i = 0; i < kWords; ++i)
+      w[i] = std::atomic_ref<uint64_t>(const_cast<uint64_t&>(config_words_[i])).load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (config_seq_.load(std::memory_order_relaxed) == s1) break;
+  }
+  std::memcpy(out, w, sizeof(w));
+  return s1;
+}
+
+}  // namespace kp::fp

@@ -1,0 +1,187 @@
+// tables.h - the fast path's tables: kite hash, kites, sessions, config and
+// per-core state, with lock-free readers and a single writer.
+//
+// API: `Tables::Create(sizes)` maps every table up front (anonymous mmap,
+// lazily backed, so 1,048,576 kites and 131,072 sessions cost only the pages
+// touched) and returns nullptr when the mapping fails.  Readers (the worker
+// cores, through pipeline.h) never lock or allocate: kite and session entries
+// and the config are published with a per-entry sequence counter (seqlock)
+// and readers copy an entry and retry if a write overlapped, so a torn entry
+// is never seen.  The kite hash maps kp_kite_key -> kite_id by open
+// addressing (linear probing, capacity a power of two >= 2 x max_kites); a
+// slot's key is written before its tag is released.
+//
+// Writer API (ONE control thread at a time): Upsert*/Delete*/SetConfig/
+// SetState/GrantCredit, returning 0 or a negative errno (-EINVAL malformed,
+// -ENOSPC full, -ENOENT unknown id), all-or-nothing per call.
+// Grace periods: a deleted hash slot becomes a tombstone that the writer does
+// not reuse until `Reclaim()` is called, and the caller must call Reclaim()
+// only after every worker has passed a quiescent point since the delete (the
+// DPDK data plane calls it right after rte_rcu_qsbr_synchronize; tests call
+// it when their reader threads have reported quiescence).  Reclaim also zeroes
+// the per-core police state and counters of kites deleted before the grace
+// period, so a reused kite id starts clean.
+// Measured cost (tests/bench): kite hash lookup ~10 ns (1 kite) / ~60 ns
+// (1,000,000 kites, cache-missing); seqlock kite copy ~3 ns when cached.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "counters.h"
+
+extern "C" {
+#include "kp_ctl.h"
+#include "kp_tables.h"
+}
+
+namespace kp::fp {
+
+struct TableSizes {
+  uint32_t max_kites = KP_MAX_KITES;        // kite ids are [1, max_kites)
+  uint32_t max_sessions = KP_MAX_SESSIONS;  // session slot indexes are [0, max_sessions)
+  uint32_t n_workers = 1;                   // cores with their own police/credit/counters
+};
+
+// An anonymous memory mapping, unmapped on destruction.
+class Mapping {
+ public:
+  Mapping() = default;
+  ~Mapping();
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  // Maps `bytes` zero-filled bytes; false on failure.
+  bool Map(size_t bytes);
+  void* get() const { return addr_; }
+  size_t size() const { return len_; }
+
+ private:
+  void* addr_ = nullptr;
+  size_t len_ = 0;
+};
+
+// Seqlock-protected storage for one 64-byte table entry.
+struct alignas(64) Entry64 {
+  uint64_t w[8];
+};
+
+// Kite hash slot: tag is the kite id, 0 (never used) or kTombstone.
+struct alignas(32) HashSlot {
+  std::atomic<uint32_t> tag;
+  uint32_t sig;  // high 32 bits of the key hash, to skip most key compares
+  kp_kite_key key;
+};
+static_assert(sizeof(HashSlot) == 32);
+
+class Tables {
+ public:
+  static constexpr uint32_t kTombstone = 0xffffffffu;
+
+  static std::unique_ptr<Tables> Create(const TableSizes& sizes);
+  ~Tables();
+  Tables(const Tables&) = delete;
+  Tables& operator=(const Tables&) = delete;
+
+  const TableSizes& sizes() const { return sizes_; }
+  uint32_t hash_capacity() const { return hash_mask_ + 1; }
+
+  // ---- readers (any thread, lock-free) --------------------------------
+  static uint64_t HashKey(const kp_kite_key& key);
+  void PrefetchKiteSlot(uint64_t hash) const { __builtin_prefetch(&hash_[hash & hash_mask_]); }
+  // Kite id for `key` (pad must be zero), or 0.
+  uint32_t LookupKite(const kp_kite_key& key, uint64_t hash) const;
+  void PrefetchKite(uint32_t kite_id) const;
+  // Copies kite `kite_id` into *out; false when out of range or empty.
+  bool ReadKite(uint32_t kite_id, kp_kite* out) const;
+  void PrefetchSession(uint32_t session_id) const;
+  // Copies the session whose slot holds exactly `session_id` (any non-empty
+  // state); false otherwise.
+  bool ReadSession(uint32_t session_id, kp_session* out) const;
+  // Current config sequence (changes on every SetConfig/SetState).
+  uint32_t ConfigSeq() const { return config_seq_.load(std::memory_order_acquire); }
+  // Copies the current config; returns the sequence it belongs to.
+  uint32_t ReadConfig(kp_config* out) const;
+
+  // Per-core state of core `core` (arrays indexed by kite id).
+  kp_kite_police* PoliceOf(uint32_t core) const { return police_ + size_t{core} * sizes_.max_kites; }
+  const kp_kite_credit* CreditOf(uint32_t core) const { return credit_ + size_t{core} * sizes_.max_kites; }
+  kp_kite_counters* KiteCountersOf(uint32_t core) const { return kite_ctrs_ + size_t{core} * sizes_.max_kites; }
+  CoreCounters* CountersOf(uint32_t core) const { return core_ctrs_ + core; }
+
+  // ---- writer (one control thread) --------------------------------------
+  // Validates every entry first (id in range, state live/disabled,
+  // n_sessions <= KP_MAX_KITE_SESSIONS, family, key not owned by another id,
+  // room in the hash) and then applies them all.
+  int UpsertKites(std::span<const kp_kite> kites);
+  int UpsertKite(const kp_kite& kite) { return UpsertKites({&kite, 1}); }
+  // -ENOENT (nothing changed) if any id is not present.
+  int DeleteKites(std::span<const uint32_t> kite_ids);
+  int DeleteKite(uint32_t kite_id) { return DeleteKites({&kite_id, 1}); }
+  int UpsertSessions(std::span<const kp_session> sessions);
+  int UpsertSession(const kp_session& s) { return UpsertSessions({&s, 1}); }
+  int DeleteSessions(std::span<const uint32_t> session_ids);
+  int DeleteSession(uint32_t session_id) { return DeleteSessions({&session_id, 1}); }
+  // -EINVAL for bad fields (n_tunnel_ports, n_own*, n_bogons, state, prefix length).
+  int SetConfig(const kp_config& config);
+  int SetState(kp_frontend_state state);
+  // Adds bytes to every core's granted credit of each kite; -ENOENT if absent.
+  int GrantCredit(std::span<const kp_ctl_credit> grants);
+  // Tombstones and deleted kites waiting for a grace period.
+  size_t PendingReclaim() const { return pending_slots_.size() + pending_kites_.size(); }
+  // Call only after a grace period (see the file comment).
+  void Reclaim();
+
+  // ---- control-thread reads ----------------------------------------------
+  void GlobalCounters(kp_ctl_global_counters* out) const;
+  // False when the kite is not present.
+  bool KiteStats(uint32_t kite_id, kp_ctl_kite_stats* out) const;
+  uint32_t NumKites() const { return n_kites_; }
+
+  // ---- test/bench helpers: only while no worker runs ---------------------
+  // Zeroes police state, credit and counters of every core.
+  void ResetPerCoreState();
+  void SetCredit(uint32_t core, uint32_t kite_id, uint64_t granted_bytes);
+
+ private:
+  explicit Tables(const TableSizes& sizes) : sizes_(sizes) {}
+  bool Init();
+  // Hash slot holding `key`, or -1; *insert_at gets the first reusable slot.
+  int64_t FindSlot(const kp_kite_key& key, uint64_t hash, int64_t* insert_at) const;
+  bool KeyOwnedByOther(const kp_kite& k) const;
+  void WriteEntry(std::atomic<uint32_t>& seq, Entry64& e, const void* src);
+  bool CopyEntry(const std::atomic<uint32_t>& seq, const Entry64& e, void* dst) const;
+  void ApplyKite(const kp_kite& k);
+
+  TableSizes sizes_;
+  uint32_t hash_mask_ = 0;
+  Mapping map_;
+  HashSlot* hash_ = nullptr;
+  Entry64* kites_ = nullptr;
+  std::atomic<uint32_t>* kite_seq_ = nullptr;
+  Entry64* sessions_ = nullptr;
+  std::atomic<uint32_t>* session_seq_ = nullptr;
+  kp_kite_police* police_ = nullptr;
+  kp_kite_credit* credit_ = nullptr;
+  kp_kite_counters* kite_ctrs_ = nullptr;
+  CoreCounters* core_ctrs_ = nullptr;
+
+  alignas(64) std::atomic<uint32_t> config_seq_{0};
+  uint64_t config_words_[sizeof(kp_config) / 8] = {};
+
+  // Writer-only bookkeeping.
+  enum : uint8_t { kSlotFree = 0, kSlotUsed = 1, kSlotPending = 2 };
+  std::vector<uint8_t> slot_state_;
+  std::vector<int64_t> kite_slot_;  // kite id -> hash slot, -1 when absent
+  std::vector<uint32_t> pending_slots_;
+  std::vector<uint32_t> pending_kites_;
+  kp_config config_shadow_ = {};
+  uint32_t n_kites_ = 0;
+  size_t n_free_ = 0;  // slots in state kSlotFree (never used or reclaimed)
+};
+static_assert(sizeof(kp_config) % 8 == 0);
+
+}  // namespace kp::fp
