@@ -30,7 +30,11 @@ say "Building kiteplane in $build"
 if [[ ! -f $build/build.ninja ]]; then
   run meson setup "$build" --buildtype=debugoptimized
 fi
-run ninja -C "$build" -j "$(nproc)"
+echo "$ ninja -C $build -k 0"
+if ! ninja -C "$build" -j "$(nproc)" -k 0 >"$build/demo-build.log" 2>&1; then
+  echo "demo: some targets failed to build (see $build/demo-build.log); going on with what was built:"
+  grep -E '^FAILED:' "$build/demo-build.log" | head -n 10 | sed 's/^/    /'
+fi
 
 # shellcheck source=lib/netns.sh
 source "$root/scripts/lib/netns.sh"

@@ -36,11 +36,14 @@ kp_missing_pieces() {
   [[ -n $KP_BIN_kitectl ]] || missing+=(kitectl)
   [[ -n $KP_BIN_kite_connector ]] || missing+=(kite-connector)
   [[ -n $KP_BIN_kp_udp_echo ]] || missing+=(kp-udp-echo)
-  if ((${#missing[@]})); then echo "${missing[*]}"; return 1; fi
-  if [[ -n $KP_BIN_kiteplane_dataplane ]] && ! "$KP_BIN_kiteplane_dataplane" --help 2>&1 | grep -qi -- "$1"; then
-    echo "kiteplane-dataplane has no '$1' mode"
-    return 1
+  # main.cc says "this build has no XDP/DPDK mode" when a mode was not compiled in.
+  local probe=(--help)
+  [[ $1 == xdp ]] && probe=(xdp --help)
+  if [[ -n $KP_BIN_kiteplane_dataplane ]] &&
+    timeout 10 "$KP_BIN_kiteplane_dataplane" "${probe[@]}" 2>&1 | grep -qi "has no $1 mode"; then
+    missing+=("the $1 mode of kiteplane-dataplane")
   fi
+  if ((${#missing[@]})); then echo "${missing[*]}"; return 1; fi
   return 0
 }
 
