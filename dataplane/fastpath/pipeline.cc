@@ -120,9 +120,9 @@ kp_drop_reason CheckTunnel(const WorkerContext& ctx, const Parsed& p, const uint
   if (!family_ok) return KP_DROP_TUN_BAD_FAMILY;
   if (static_cast<uint8_t>(cfg.key_epoch - f.key_epoch) > 1 || FlowCookie(cfg, hdr) != f.cookie)
     return KP_DROP_TUN_BAD_COOKIE;
-  if (!t.ReadKite(f.kite_id, kite)) return KP_DROP_TUN_KITE_NOT_IN_SESSION;
+  // Until the kite is proven to belong to the session it is not charged.
+  if (!t.ReadKite(f.kite_id, kite) || !KiteServedBy(*kite, f.session_id)) return KP_DROP_TUN_KITE_NOT_IN_SESSION;
   *kite_for_counters = f.kite_id;
-  if (!KiteServedBy(*kite, f.session_id)) return KP_DROP_TUN_KITE_NOT_IN_SESSION;
   if (kite->key.family != f.client_family) return KP_DROP_TUN_BAD_FAMILY;
   if (IsBogon(cfg, f.client_addr)) return KP_DROP_TUN_BOGON_CLIENT;
   return KP_DROP_NONE;
