@@ -168,9 +168,9 @@ static __always_inline __u32 kp_tunnel_frame(struct xdp_md *ctx, const struct kp
 	kite = bpf_map_lookup_elem(&kp_kites, &kite_id);
 	if (!kite || kite->state == KP_KITE_EMPTY)
 		return KP_DROP_TUN_KITE_NOT_IN_SESSION;
-	*drop_kite = kite_id;
 	if (!kp_kite_has_session(kite, bpf_ntohl(dh.session_id)))
 		return KP_DROP_TUN_KITE_NOT_IN_SESSION;
+	*drop_kite = kite_id;
 	if (kite->key.family != dh.client_family)
 		return KP_DROP_TUN_BAD_FAMILY;
 	if (kp_is_bogon(cfg, dh.client_family, dh.client_addr))

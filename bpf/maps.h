@@ -97,10 +97,11 @@ struct {
 	__type(value, __u64);
 } kp_drops SEC(".maps");
 
-/* CPU spreading: kp_cpus[0..n) lists the target CPUs, slot KP_CPUS_COUNT
- * holds n; kp_cpumap maps a CPU to its queue running kp_xdp_cpumap. */
-#define KP_MAX_CPUS 64u
-#define KP_CPUS_COUNT KP_MAX_CPUS
+/* CPU spreading: kp_cpus[0..n) lists the target CPUs, slot KP_MAX_WORKERS
+ * (the last) holds n; kp_cpumap maps a CPU to its queue running
+ * kp_xdp_cpumap.  CPU ids are below KP_MAX_WORKERS. */
+#define KP_MAX_CPUS KP_MAX_WORKERS
+#define KP_CPUS_COUNT KP_MAX_WORKERS
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CPUMAP);

@@ -1,0 +1,397 @@
+// xdp_backend.cc - kp::xdp::XdpBackend: the TableBackend over the XDP maps.
+// See xdp_backend.h for the publication rules (atomic element replacement,
+// map-in-map config swap, a reader grace period after every change).
+#include "dataplane/xdp/xdp_backend.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace kp::xdp {
+namespace {
+
+absl::Status Errno(const std::string& what, int err) {
+  if (err < 0) err = -err;
+  if (err == E2BIG || err == ENOMEM || err == ENOSPC) {
+    return absl::ResourceExhaustedError(absl::StrCat(what, ": ", std::strerror(err)));
+  }
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(err)));
+}
+
+bool KeyEq(const kp_kite_key& a, const kp_kite_key& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// Closes a file descriptor on scope exit.
+class FdGuard {
+ public:
+  explicit FdGuard(int fd) : fd_(fd) {}
+  ~FdGuard() {
+    if (fd_ >= 0) close(fd_);
+  }
+  FdGuard(const FdGuard&) = delete;
+  FdGuard& operator=(const FdGuard&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// The inner map currently in the config slot, or -1 (none) / <-1 (error).
+int InnerConfigFd(int outer) {
+  uint32_t zero = 0, id = 0;
+  if (bpf_map_lookup_elem(outer, &zero, &id) != 0) return -1;
+  int fd = bpf_map_get_fd_by_id(id);
+  return fd >= 0 ? fd : -2;
+}
+
+}  // namespace
+
+XdpBackend::XdpBackend(const XdpMapFds& fds, uint32_t max_kites, uint32_t max_sessions)
+    : fds_(fds), max_kites_(max_kites), max_sessions_(max_sessions) {
+  int n = libbpf_num_possible_cpus();
+  ncpus_ = n > 0 ? static_cast<uint32_t>(n) : 1;
+  kite_present_.assign(max_kites_, false);
+  session_present_.assign(max_sessions_, false);
+}
+
+absl::Status XdpBackend::Init() {
+  uint32_t key = 0, next = 0;
+  uint32_t* prev = nullptr;
+  while (bpf_map_get_next_key(fds_.kites, prev, &next) == 0) {
+    if (next < max_kites_) kite_present_[next] = true;
+    key = next;
+    prev = &key;
+  }
+  prev = nullptr;
+  while (bpf_map_get_next_key(fds_.sessions, prev, &next) == 0) {
+    if (next < max_sessions_) session_present_[next] = true;
+    key = next;
+    prev = &key;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status XdpBackend::WaitForReaders() const {
+  // Updating an array-of-maps slot makes the kernel wait for an RCU grace
+  // period before returning, so storing the current inner map again is a
+  // cheap "synchronize" for every program run in flight.
+  int inner = InnerConfigFd(fds_.config);
+  if (inner == -1) return absl::OkStatus();  // unconfigured: the program reads nothing
+  if (inner < 0) return Errno("config inner map", errno);
+  FdGuard g(inner);
+  uint32_t zero = 0;
+  int fd = g.get();
+  if (bpf_map_update_elem(fds_.config, &zero, &fd, BPF_ANY) != 0) {
+    return Errno("config slot update", errno);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status XdpBackend::SetConfig(const kp_config& c) {
+  if (c.state > KP_FE_CLOSED || c.gateway_mac_valid > 2 ||
+      c.n_tunnel_ports > KP_MAX_TUNNEL_PORTS || c.n_own4 > KP_MAX_OWN_ADDRS ||
+      c.n_own6 > KP_MAX_OWN_ADDRS || c.n_bogons > KP_MAX_BOGONS) {
+    return absl::InvalidArgumentError("config: field out of range");
+  }
+  for (uint32_t i = 0; i < c.n_bogons; i++) {
+    if (c.bogons[i].len > 128) return absl::InvalidArgumentError("config: bogon prefix > 128");
+  }
+  FdGuard inner(bpf_map_create(BPF_MAP_TYPE_ARRAY, "kp_config_v", sizeof(uint32_t),
+                               sizeof(kp_config), 1, nullptr));
+  if (inner.get() < 0) return Errno("config map create", errno);
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(inner.get(), &zero, &c, BPF_ANY) != 0) {
+    return Errno("config write", errno);
+  }
+  int fd = inner.get();
+  // The swap itself waits for a grace period (see WaitForReaders).
+  if (bpf_map_update_elem(fds_.config, &zero, &fd, BPF_ANY) != 0) {
+    return Errno("config swap", errno);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<kp_config> XdpBackend::GetConfig() const {
+  int inner = InnerConfigFd(fds_.config);
+  if (inner == -1) return absl::NotFoundError("no config set yet");
+  if (inner < 0) return Errno("config inner map", errno);
+  FdGuard g(inner);
+  kp_config c{};
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(g.get(), &zero, &c) != 0) return Errno("config read", errno);
+  return c;
+}
+
+absl::Status XdpBackend::ValidateKite(const kp_kite& k) const {
+  if (k.kite_id < 1 || k.kite_id >= max_kites_) {
+    return absl::InvalidArgumentError(absl::StrCat("kite id ", k.kite_id, " out of range"));
+  }
+  if (k.state != KP_KITE_LIVE && k.state != KP_KITE_DISABLED) {
+    return absl::InvalidArgumentError(absl::StrCat("kite ", k.kite_id, ": bad state"));
+  }
+  if (k.n_sessions > KP_MAX_KITE_SESSIONS) {
+    return absl::InvalidArgumentError(absl::StrCat("kite ", k.kite_id, ": too many sessions"));
+  }
+  if ((k.key.family != KP_AF_INET && k.key.family != KP_AF_INET6) || k.key.pad != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("kite ", k.kite_id, ": bad key family"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status XdpBackend::UpsertKites(std::span<const kp_kite> kites) {
+  // Validate everything first: all-or-nothing for every refusal we can foresee.
+  absl::flat_hash_set<uint32_t> ids;
+  for (const kp_kite& k : kites) {
+    if (absl::Status st = ValidateKite(k); !st.ok()) return st;
+    if (!ids.insert(k.kite_id).second) return absl::InvalidArgumentError("duplicate kite id");
+    uint32_t owner = 0;
+    if (bpf_map_lookup_elem(fds_.kite_hash, &k.key, &owner) == 0 && owner != k.kite_id) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kite ", k.kite_id, ": public address owned by kite ", owner));
+    }
+  }
+  for (size_t i = 0; i < kites.size(); i++) {
+    for (size_t j = i + 1; j < kites.size(); j++) {
+      if (KeyEq(kites[i].key, kites[j].key)) {
+        return absl::InvalidArgumentError("two kites with one public address");
+      }
+    }
+  }
+  for (const kp_kite& k : kites) {
+    kp_kite old{};
+    const bool existed = bpf_map_lookup_elem(fds_.kites, &k.kite_id, &old) == 0;
+    if (!existed) {
+      if (absl::Status st = ResetKiteState(k.kite_id); !st.ok()) return st;
+    }
+    // Value first, then the hash entry pointing at it, then the old key goes.
+    if (bpf_map_update_elem(fds_.kites, &k.kite_id, &k, BPF_ANY) != 0) {
+      return Errno(absl::StrCat("kite ", k.kite_id), errno);
+    }
+    if (bpf_map_update_elem(fds_.kite_hash, &k.key, &k.kite_id, BPF_ANY) != 0) {
+      int err = errno;
+      if (!existed) bpf_map_delete_elem(fds_.kites, &k.kite_id);
+      return Errno(absl::StrCat("kite hash ", k.kite_id), err);
+    }
+    if (existed && !KeyEq(old.key, k.key)) bpf_map_delete_elem(fds_.kite_hash, &old.key);
+    kite_present_[k.kite_id] = true;
+  }
+  return WaitForReaders();
+}
+
+absl::Status XdpBackend::DeleteKites(std::span<const uint32_t> kite_ids) {
+  for (uint32_t id : kite_ids) {
+    if (id >= max_kites_ || !kite_present_[id]) {
+      return absl::NotFoundError(absl::StrCat("kite ", id, " not present"));
+    }
+  }
+  for (uint32_t id : kite_ids) {
+    kp_kite old{};
+    if (bpf_map_lookup_elem(fds_.kites, &id, &old) == 0) {
+      uint32_t owner = 0;
+      if (bpf_map_lookup_elem(fds_.kite_hash, &old.key, &owner) == 0 && owner == id) {
+        bpf_map_delete_elem(fds_.kite_hash, &old.key);
+      }
+    }
+  }
+  // No new packet finds these kites now; let running ones finish first.
+  if (absl::Status st = WaitForReaders(); !st.ok()) return st;
+  for (uint32_t id : kite_ids) {
+    bpf_map_delete_elem(fds_.kites, &id);
+    kite_present_[id] = false;
+  }
+  return WaitForReaders();
+}
+
+absl::Status XdpBackend::UpsertSessions(std::span<const kp_session> sessions) {
+  for (const kp_session& s : sessions) {
+    const uint32_t idx = s.session_id & KP_SESSION_INDEX_MASK;
+    if (s.session_id == 0 || idx >= max_sessions_) {
+      return absl::InvalidArgumentError(absl::StrCat("session id ", s.session_id, " out of range"));
+    }
+    if (s.state != KP_SESSION_LIVE && s.state != KP_SESSION_DOWN) {
+      return absl::InvalidArgumentError(absl::StrCat("session ", s.session_id, ": bad state"));
+    }
+    if (s.family != KP_AF_INET && s.family != KP_AF_INET6) {
+      return absl::InvalidArgumentError(absl::StrCat("session ", s.session_id, ": bad family"));
+    }
+  }
+  for (const kp_session& s : sessions) {
+    const uint32_t idx = s.session_id & KP_SESSION_INDEX_MASK;
+    if (bpf_map_update_elem(fds_.sessions, &idx, &s, BPF_ANY) != 0) {
+      return Errno(absl::StrCat("session ", s.session_id), errno);
+    }
+    session_present_[idx] = true;
+  }
+  return WaitForReaders();
+}
+
+absl::Status XdpBackend::DeleteSessions(std::span<const uint32_t> session_ids) {
+  for (uint32_t id : session_ids) {
+    const uint32_t idx = id & KP_SESSION_INDEX_MASK;
+    kp_session s{};
+    if (idx >= max_sessions_ || bpf_map_lookup_elem(fds_.sessions, &idx, &s) != 0 ||
+        s.session_id != id) {
+      return absl::NotFoundError(absl::StrCat("session ", id, " not present"));
+    }
+  }
+  for (uint32_t id : session_ids) {
+    const uint32_t idx = id & KP_SESSION_INDEX_MASK;
+    bpf_map_delete_elem(fds_.sessions, &idx);
+    session_present_[idx] = false;
+  }
+  return WaitForReaders();
+}
+
+absl::Status XdpBackend::WritePerCpu(int fd, uint32_t key, const void* value, size_t size) {
+  std::vector<uint8_t> buf(size * ncpus_);
+  for (uint32_t c = 0; c < ncpus_; c++) std::memcpy(buf.data() + c * size, value, size);
+  if (bpf_map_update_elem(fd, &key, buf.data(), BPF_ANY) != 0) {
+    return Errno("per-CPU write", errno);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status XdpBackend::GrantCredit(std::span<const kp_ctl_credit> grants) {
+  for (const kp_ctl_credit& g : grants) {
+    if (g.kite_id >= max_kites_ || !kite_present_[g.kite_id]) {
+      return absl::NotFoundError(absl::StrCat("kite ", g.kite_id, " not present"));
+    }
+  }
+  std::vector<kp_kite_credit> v(ncpus_);
+  for (const kp_ctl_credit& g : grants) {
+    if (bpf_map_lookup_elem(fds_.credit, &g.kite_id, v.data()) != 0) {
+      return Errno("credit read", errno);
+    }
+    for (kp_kite_credit& c : v) c.granted_bytes += g.bytes_per_core;
+    if (bpf_map_update_elem(fds_.credit, &g.kite_id, v.data(), BPF_ANY) != 0) {
+      return Errno("credit write", errno);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status XdpBackend::SetState(kp_frontend_state state) {
+  if (state > KP_FE_CLOSED) return absl::InvalidArgumentError("bad front-end state");
+  absl::StatusOr<kp_config> c = GetConfig();
+  if (!c.ok()) return absl::FailedPreconditionError("set state before any config");
+  c->state = static_cast<uint8_t>(state);
+  c->generation++;
+  return SetConfig(*c);
+}
+
+absl::StatusOr<kp_ctl_global_counters> XdpBackend::GlobalCounters() const {
+  kp_ctl_global_counters out{};
+  std::vector<uint64_t> v(ncpus_);
+  for (uint32_t id = 0; id < KP_CTR_MAX; id++) {
+    if (bpf_map_lookup_elem(fds_.ctrs, &id, v.data()) != 0) return Errno("counters", errno);
+    for (uint64_t x : v) out.counters[id] += x;
+  }
+  for (uint32_t id = 0; id < KP_DROP_MAX; id++) {
+    if (bpf_map_lookup_elem(fds_.drops, &id, v.data()) != 0) return Errno("drops", errno);
+    for (uint64_t x : v) out.drops[id] += x;
+  }
+  return out;
+}
+
+absl::StatusOr<uint32_t> XdpBackend::KiteStats(uint32_t first, std::span<kp_ctl_kite_stats> out,
+                                               uint32_t* next) const {
+  constexpr uint32_t kChunk = 4096;
+  std::vector<uint32_t> keys(kChunk);
+  std::vector<kp_kite_counters> ctrs(static_cast<size_t>(kChunk) * ncpus_);
+  std::vector<kp_kite_police> pol(static_cast<size_t>(kChunk) * ncpus_);
+  uint32_t n = 0, id = std::max<uint32_t>(first, 1);
+  while (id < max_kites_ && n < out.size()) {
+    // Skip absent kites without reading their counters.
+    while (id < max_kites_ && !kite_present_[id]) id++;
+    if (id >= max_kites_) break;
+    const uint32_t want = std::min(kChunk, max_kites_ - id);
+    uint32_t count = want, in = id - 1, token = 0;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int r = bpf_map_lookup_batch(fds_.kite_ctrs, &in, &token, keys.data(), ctrs.data(), &count,
+                                 &opts);
+    if (r != 0 && errno != ENOENT) return Errno("kite counters batch", errno);
+    uint32_t pcount = count;
+    in = id - 1;
+    r = bpf_map_lookup_batch(fds_.police, &in, &token, keys.data(), pol.data(), &pcount, &opts);
+    if ((r != 0 && errno != ENOENT) || pcount != count) return Errno("police batch", errno);
+    uint32_t i = 0;
+    for (; i < count && n < out.size(); i++) {
+      const uint32_t kid = keys[i];
+      if (!kite_present_[kid]) continue;
+      kp_ctl_kite_stats& s = out[n++];
+      s = kp_ctl_kite_stats{};
+      s.kite_id = kid;
+      for (uint32_t c = 0; c < ncpus_; c++) {
+        const kp_kite_counters& kc = ctrs[static_cast<size_t>(i) * ncpus_ + c];
+        for (uint32_t k = 0; k < KP_KCTR_MAX; k++) s.v[k] += kc.v[k];
+        s.used_bytes += pol[static_cast<size_t>(i) * ncpus_ + c].used_bytes;
+      }
+    }
+    if (count == 0) break;
+    id = keys[i - 1] + 1;
+  }
+  while (id < max_kites_ && !kite_present_[id]) id++;
+  *next = id < max_kites_ ? id : 0;
+  return n;
+}
+
+absl::StatusOr<uint32_t> XdpBackend::DumpKites(uint32_t first, std::span<kp_kite> out,
+                                               uint32_t* next) const {
+  uint32_t n = 0, id = std::max<uint32_t>(first, 1);
+  for (; id < max_kites_ && n < out.size(); id++) {
+    if (!kite_present_[id]) continue;
+    if (bpf_map_lookup_elem(fds_.kites, &id, &out[n]) == 0) n++;
+  }
+  while (id < max_kites_ && !kite_present_[id]) id++;
+  *next = id < max_kites_ ? id : 0;
+  return n;
+}
+
+absl::StatusOr<uint32_t> XdpBackend::DumpSessions(uint32_t first, std::span<kp_session> out,
+                                                  uint32_t* next) const {
+  uint32_t n = 0, idx = first;
+  for (; idx < max_sessions_ && n < out.size(); idx++) {
+    if (!session_present_[idx]) continue;
+    if (bpf_map_lookup_elem(fds_.sessions, &idx, &out[n]) == 0) n++;
+  }
+  while (idx < max_sessions_ && !session_present_[idx]) idx++;
+  *next = idx < max_sessions_ && idx != 0 ? idx : 0;
+  return n;
+}
+
+absl::Status XdpBackend::SetPolice(uint32_t kite_id, const kp_kite_police& police) {
+  return WritePerCpu(fds_.police, kite_id, &police, sizeof police);
+}
+
+absl::Status XdpBackend::SetCreditAll(uint32_t kite_id, uint64_t granted_bytes) {
+  kp_kite_credit c{granted_bytes};
+  return WritePerCpu(fds_.credit, kite_id, &c, sizeof c);
+}
+
+absl::Status XdpBackend::ResetKiteState(uint32_t kite_id) {
+  const kp_kite_police p{};
+  const kp_kite_counters k{};
+  if (absl::Status st = WritePerCpu(fds_.police, kite_id, &p, sizeof p); !st.ok()) return st;
+  if (absl::Status st = SetCreditAll(kite_id, 0); !st.ok()) return st;
+  return WritePerCpu(fds_.kite_ctrs, kite_id, &k, sizeof k);
+}
+
+absl::Status XdpBackend::ResetGlobalCounters() {
+  const uint64_t zero = 0;
+  for (uint32_t id = 0; id < KP_CTR_MAX; id++) {
+    if (absl::Status st = WritePerCpu(fds_.ctrs, id, &zero, sizeof zero); !st.ok()) return st;
+  }
+  for (uint32_t id = 0; id < KP_DROP_MAX; id++) {
+    if (absl::Status st = WritePerCpu(fds_.drops, id, &zero, sizeof zero); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kp::xdp

@@ -1,0 +1,91 @@
+// xdp_backend.h - kp::xdp::XdpBackend, the control-socket backend of the XDP
+// mode: kp::ctl::TableBackend implemented over the XDP program's BPF maps.
+//
+// Every method runs on the control thread and writes maps with bpf(2).  Kite
+// and session maps are preallocated hashes, so each update replaces an element
+// atomically for the program; because the kernel may recycle a replaced or
+// deleted element at once, every mutating call ends with a reader grace period
+// (re-storing the config map-in-map slot, which makes the kernel wait for
+// running programs).  The config is swapped in as a fresh one-element inner
+// map, so the program never reads a torn kp_config.  Counter reads for the
+// whole kite range use bpf_map_lookup_batch on the per-CPU arrays.  Presence
+// of kites and sessions is mirrored in bitmaps rebuilt from the maps at
+// construction, so a reloaded data plane picks up pinned state.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dataplane/ctl/backend.h"
+
+namespace kp::xdp {
+
+// File descriptors of the program's maps (owned elsewhere: the skeleton).
+struct XdpMapFds {
+  int kite_hash = -1;
+  int kites = -1;
+  int sessions = -1;
+  int config = -1;  // array of maps, one slot
+  int police = -1;
+  int credit = -1;
+  int kite_ctrs = -1;
+  int ctrs = -1;
+  int drops = -1;
+};
+
+class XdpBackend : public ctl::TableBackend {
+ public:
+  // max_kites: kite ids are in [1, max_kites); max_sessions: session
+  // indexes are in [0, max_sessions).  Call Init() before use.
+  XdpBackend(const XdpMapFds& fds, uint32_t max_kites, uint32_t max_sessions);
+
+  // Rebuilds the presence bitmaps from the maps (they may be reused pins).
+  absl::Status Init();
+
+  kp_dp_mode Mode() const override { return KP_DP_XDP; }
+  uint32_t NumWorkers() const override { return ncpus_; }
+  uint32_t MaxKites() const override { return max_kites_; }
+  uint32_t MaxSessions() const override { return max_sessions_; }
+
+  absl::Status SetConfig(const kp_config& config) override;
+  absl::StatusOr<kp_config> GetConfig() const override;
+  absl::Status UpsertKites(std::span<const kp_kite> kites) override;
+  absl::Status DeleteKites(std::span<const uint32_t> kite_ids) override;
+  absl::Status UpsertSessions(std::span<const kp_session> sessions) override;
+  absl::Status DeleteSessions(std::span<const uint32_t> session_ids) override;
+  absl::Status GrantCredit(std::span<const kp_ctl_credit> grants) override;
+  absl::Status SetState(kp_frontend_state state) override;
+  absl::StatusOr<kp_ctl_global_counters> GlobalCounters() const override;
+  absl::StatusOr<uint32_t> KiteStats(uint32_t first, std::span<kp_ctl_kite_stats> out,
+                                     uint32_t* next) const override;
+  absl::StatusOr<uint32_t> DumpKites(uint32_t first, std::span<kp_kite> out,
+                                     uint32_t* next) const override;
+  absl::StatusOr<uint32_t> DumpSessions(uint32_t first, std::span<kp_session> out,
+                                        uint32_t* next) const override;
+
+  // Test hooks: per-CPU police state of one kite (same value on every CPU),
+  // and zeroing of every counter and police entry of the listed kites.
+  absl::Status SetPolice(uint32_t kite_id, const kp_kite_police& police);
+  absl::Status SetCreditAll(uint32_t kite_id, uint64_t granted_bytes);
+  absl::Status ResetKiteState(uint32_t kite_id);
+  absl::Status ResetGlobalCounters();
+
+  // Waits until every program run that started before the call has ended.
+  absl::Status WaitForReaders() const;
+
+ private:
+  absl::Status ValidateKite(const kp_kite& k) const;
+  absl::Status WritePerCpu(int fd, uint32_t key, const void* value, size_t size);
+
+  XdpMapFds fds_;
+  uint32_t max_kites_;
+  uint32_t max_sessions_;
+  uint32_t ncpus_;
+  std::vector<bool> kite_present_;
+  std::vector<bool> session_present_;
+};
+
+}  // namespace kp::xdp
