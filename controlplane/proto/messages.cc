@@ -489,7 +489,7 @@ std::string_view ResultCodeText(uint8_t code) {
 #undef KP_X_TEXT
 }
 
-absl::Status ValidateKiteName(absl::string_view name) {
+absl::Status ValidateKiteName(std::string_view name) {
   if (name.empty() || name.size() > KP_MAX_KITE_NAME) return Bad("kite name must be 1..253 bytes");
   if (name.front() == '.' || name.back() == '.') return Bad("kite name starts or ends with '.'");
   for (char c : name) {
