@@ -179,9 +179,9 @@ kp_counter() {
 kp_load() {
   local dst=$1 port=$2 count=$3 rate=$4 sizes=$5 a src_args=()
   if [[ -n $KP_BIN_kp_loadgen ]]; then
-    for a in "${KP_CLIENT_ADDRS[@]}"; do src_args+=(--src "$a"); done
-    kp_in client "$KP_BIN_kp_loadgen" --dst "$dst:$port" "${src_args[@]}" --count "$count" \
-      --rate "$rate" --sizes "$sizes" --verify --max-loss 0 --json
+    for a in "${KP_CLIENT_ADDRS[@]}"; do src_args+=(--bind "$a"); done
+    kp_in client "$KP_BIN_kp_loadgen" --target "$dst:$port" "${src_args[@]}" --count "$count" \
+      --pps "$rate" --sizes "$sizes" --timeout 3 --max-loss 0 -j
   else
     for a in "${KP_CLIENT_ADDRS[@]}"; do src_args+=(--src "$a"); done
     kp_in client "$KP_PY" "$KP_HELPER" roundtrip --dst "$dst:$port" "${src_args[@]}" \
