@@ -257,6 +257,10 @@ def exception_cases(W):
     c.append(exc("exc_tunnel_control_v2", "control frame of version 2: control plane decides",
                  fr.udp_frame("203.0.113.50", 41000, w.OWN4, 7000, bytes(hello2),
                               src_mac=fr.GW_MAC)))
+    c.append(exc("exc_tunnel_short_control", "4-byte HEARTBEAT: type is checked before length",
+                 fr.udp_frame("203.0.113.7", 40000, w.OWN4, 7000,
+                              bytes([W.abi["KP_MAGIC"], 1, W.abi["KP_MSG_HEARTBEAT"], 0]),
+                              src_mac=fr.GW_MAC)))
     c.append(exc("exc_udp_unknown_port", "UDP to a kite address, port with no kite",
                  fr.udp_frame(w.CLIENT4, w.CPORT, a1, 5999, P64)))
     c.append(exc("exc_udp_own_other_port", "UDP to the front-end, not a tunnel port",

@@ -16,6 +16,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
 import frames as fr
+import model
 import vectorlib as vl
 import world as w
 from frames import OWN_MAC, PEER_MAC, payload_bytes
@@ -131,7 +132,32 @@ def encap_cases(W):
                  payload_bytes(99, 8)))
     c.append(enc(W, "enc_rate_fresh_bucket", "first packet (last_ns 0) refills a full bucket",
                  13))
+    c.append(enc(W, "enc_kite_on_own_addr", "kite on the front-end's own address, port 6000", 15))
+    c.append(enc(W, "enc_kite_on_port_7000", "kite on port 7000 of a non-front-end address", 16))
+    for name, kite in [("enc_v4_csum_ffff", 1), ("enc_v6_csum_ffff", 2)]:
+        client = w.CLIENT4 if kite == 1 else w.CLIENT6
+        pl = zero_csum_payload(lambda p, k=kite, cl=client: W.encap(k, cl, w.CPORT, p), 100)
+        c.append(enc(W, name, "outer UDP checksum computes to 0: sent as 0xffff", kite, pl))
     return c
+
+
+def zero_csum_payload(make_out, n):
+    """A payload of even length `n` whose output frame's UDP checksum computes
+    to 0 (so it must be sent as 0xffff): its last 16-bit word is solved for."""
+    base = payload_bytes(n - 2, 30) + b"\0\0"
+    out = make_out(base)
+    off = fr.l2_offset(out)
+    if out[off] >> 4 == 4:
+        src, dst, l4 = out[off + 12:off + 16], out[off + 16:off + 20], out[off + 20:]
+        pseudo = src + dst + struct.pack("!BBH", 0, 17, len(l4))
+    else:
+        src, dst, l4 = out[off + 8:off + 24], out[off + 24:off + 40], out[off + 40:]
+        pseudo = src + dst + struct.pack("!IxxxB", len(l4), 17)
+    s = model.csum16(pseudo + l4[:6] + b"\0\0" + l4[8:])
+    payload = base[:-2] + struct.pack("!H", 0xFFFF - s)
+    out = make_out(payload)
+    assert out[off + (26 if out[off] >> 4 == 4 else 46):][:2] == b"\xff\xff"
+    return payload
 
 
 def kite_drop_cases(W):
@@ -159,6 +185,8 @@ def kite_drop_cases(W):
                   "quota_exhausted", 8))
     c.append(drop("enc_rate_packets", "refill brings 65535 tokens: one short",
                   client_to(W, 10), "rate_packets", 10))
+    c.append(drop("enc_rate_pps_half_token", "1 pps, 500 ms since the last refill: half a token",
+                  client_to(W, 17), "rate_packets", 17))
     c.append(drop("enc_rate_bits", "100 bytes need 800 bits, 799 in the bucket",
                   client_to(W, 12, payload_bytes(100, 9)), "rate_bits", 12))
     c.append(drop("enc_mtu_exceeded_v4", "outer IPv4 packet 1501 > mtu 1500",
@@ -184,6 +212,16 @@ def decap_cases(W):
     c.append(dec(W, "dec_v6_vlan", "802.1Q tag, IPv6 both legs", w.S2, 2, vlan=(0, 7)))
     c.append(dec(W, "dec_prev_epoch", "cookie of the previous key epoch (6) accepted",
                  w.S1, 1, epoch=w.KEY_EPOCH - 1))
+    c.append(dec(W, "dec_csum_ffff", "UDP checksum toward the client computes to 0: 0xffff",
+                 w.S1, 1, zero_csum_payload(lambda p: W.decap(1, w.CLIENT4, w.CPORT, p), 64)))
+    c.append(dec(W, "dec_v6_csum_ffff", "same over IPv6", w.S2, 2,
+                 zero_csum_payload(lambda p: W.decap(2, w.CLIENT6, w.CPORT, p), 64)))
+    inp = W.tunnel(w.S1, 1, w.CLIENT4, w.CPORT, P64)
+    inp = inp[:40] + b"\0\0" + inp[42:]
+    c.append(tx("dec_tunnel_udp_csum_zero", "tunnel frame over IPv4 without UDP checksum (0)",
+                inp, W.decap(1, w.CLIENT4, w.CPORT, P64), 1))
+    c.append(dec(W, "dec_kite_on_own_addr", "reply for kite 15 (on the front-end's address)",
+                 w.S1, 15))
     c.append(dec(W, "dec_nexthop_session", "session with its own next hop: toward the client "
                  "the gateway MAC is used", w.S5, 5))
     return c

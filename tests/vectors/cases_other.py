@@ -6,11 +6,13 @@
   is sent come from the received frame.
 - vectors_nonexthop.json: no gateway MAC (gateway_mac_valid 0): only sessions
   with their own next hop can be reached; everything else is no_nexthop.
+- vectors_2workers.json: n_workers 2, so each core polices half a kite's rate
+  (rounded down, at least 1).
 """
 
 import frames as fr
 import world as w
-from cases_main import P64, client_to, dec, drop, enc, exc, rendezvous_clients, tx
+from cases_main import P64, client_to, drop, enc, exc, rendezvous_clients, tx
 from cases_bad import _hello, _tun
 
 
@@ -70,9 +72,27 @@ def nonexthop_cases(W):
     return c
 
 
-def _doc(abi, cases_fn, **config):
+def two_worker_cases(W):
+    c = []
+    c.append(drop("w2_rate_pps_share", "10 pps over 2 cores: 5 on this one, 1 ms refills 327 "
+                  "tokens, 64881 + 327 < 65536", client_to(W, 11), "rate_packets", 11))
+    c.append(drop("w2_rate_pps_share_decap", "same on the reply path", _tun(W, w.S1, 11),
+                  "rate_packets", 11))
+    c.append(drop("w2_rate_pps_floor", "1 pps over 2 cores is still 1 pps per core, not "
+                  "unlimited", client_to(W, 17), "rate_packets", 17))
+    c.append(enc(W, "w2_rate_fresh_bucket", "1000 pps / 1000 kbps over 2 cores, fresh bucket",
+                 13))
+    c.append(enc(W, "w2_rate_bits_share", "8 kbps over 2 cores: 4 bits per ms, 795 >= 792",
+                 12, fr.payload_bytes(99, 8)))
+    c.append(drop("w2_rate_bits_share_drop", "100 bytes need 800 bits, 795 in the bucket",
+                  client_to(W, 12, fr.payload_bytes(100, 9)), "rate_bits", 12))
+    return c
+
+
+def _doc(abi, cases_fn, n_workers=1, **config):
     doc = w.base_world()
     doc["config"].update(config)
+    doc["n_workers"] = doc["config"]["n_workers"] = n_workers
     W = w.world_of(abi, doc)
     doc["cases"] = cases_fn(W)
     return doc
@@ -84,4 +104,5 @@ def build_all(abi):
         "vectors_mirror": _doc(abi, mirror_cases, state="lame_duck", gateway_mac_valid=2,
                                own_mac="00:00:00:00:00:00"),
         "vectors_nonexthop": _doc(abi, nonexthop_cases, gateway_mac_valid=0),
+        "vectors_2workers": _doc(abi, two_worker_cases, n_workers=2),
     }

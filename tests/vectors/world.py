@@ -91,6 +91,9 @@ BASE = {
         _kite(12, "198.51.100.19", 5000, [S1], rate_kbps=8, burst_ms=100),
         _kite(13, "198.51.100.20", 5000, [S1], rate_pps=1000, rate_kbps=1000),
         _kite(14, "198.51.100.10", 5001, [S3]),
+        _kite(15, OWN4, 6000, [S1]),               # on our own address, not a tunnel port
+        _kite(16, "198.51.100.21", 7000, [S2]),    # tunnel port number, not our address
+        _kite(17, "198.51.100.22", 5000, [S1], rate_pps=1, burst_ms=1000),
     ],
     "sessions": [
         _session(S1, "203.0.113.7", 40000, OWN4, 7000),
@@ -107,6 +110,7 @@ BASE = {
         _police(10, last_ns=NOW_NS - MS, pkt=64880),         # +655 -> 65535: short by 1
         _police(11, last_ns=NOW_NS - MS, pkt=64881),         # +655 -> 65536: exactly one
         _police(12, last_ns=NOW_NS - MS, bits=791),          # +8 -> 799 bits
+        _police(17, last_ns=NOW_NS - 500 * MS),              # +half a packet at 1 pps
     ],
 }
 
