@@ -8,18 +8,11 @@ verdict the page prescribes; the expected bytes come from frames.World.
 
 import struct
 
-from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.inet6 import (ICMPv6EchoRequest, ICMPv6MLReport, IPv6,
-                                IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
-                                IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, RouterAlert)
-from scapy.layers.l2 import ARP, Ether
-from scapy.packet import Raw
-
 import frames as fr
 import model
 import vectorlib as vl
 import world as w
-from frames import OWN_MAC, PEER_MAC, payload_bytes
+from frames import payload_bytes
 
 P64 = payload_bytes(64)
 
@@ -132,6 +125,11 @@ def encap_cases(W):
                  payload_bytes(99, 8)))
     c.append(enc(W, "enc_rate_fresh_bucket", "first packet (last_ns 0) refills a full bucket",
                  13))
+    _, via_s5, _ = rendezvous_clients(W)
+    c.append(enc(W, "enc_mtu_session_exact", "S5's mtu 1400: outer IPv4 packet of exactly 1400",
+                 5, payload_bytes(1332, 19), client=via_s5))
+    c.append(enc(W, "enc_mtu_zero_exact", "S3's mtu 0 means 1500: outer packet of exactly 1500",
+                 14, payload_bytes(1432, 20)))
     c.append(enc(W, "enc_kite_on_own_addr", "kite on the front-end's own address, port 6000", 15))
     c.append(enc(W, "enc_kite_on_port_7000", "kite on port 7000 of a non-front-end address", 16))
     for name, kite in [("enc_v4_csum_ffff", 1), ("enc_v6_csum_ffff", 2)]:
@@ -187,6 +185,17 @@ def kite_drop_cases(W):
                   client_to(W, 10), "rate_packets", 10))
     c.append(drop("enc_rate_pps_half_token", "1 pps, 500 ms since the last refill: half a token",
                   client_to(W, 17), "rate_packets", 17))
+    c.append(drop("enc_quota_before_rate", "no credit granted (kite not listed) and no tokens: "
+                  "quota is checked first", client_to(W, 18), "quota_exhausted", 18))
+    c.append(drop("enc_packets_before_bits", "both buckets empty: the packet rate is named",
+                  client_to(W, 19), "rate_packets", 19))
+    c.append(drop("enc_rate_before_mtu", "over its rate and too large: rate is checked first",
+                  client_to(W, 10, payload_bytes(1433, 16)), "rate_packets", 10))
+    _, via_s5, _ = rendezvous_clients(W)
+    c.append(drop("enc_mtu_session_1400", "S5's mtu 1400: outer IPv4 packet 1401",
+                  client_to(W, 5, payload_bytes(1333, 17), client=via_s5), "mtu_exceeded", 5))
+    c.append(drop("enc_mtu_zero_means_1500", "S3's mtu 0 means 1500: outer packet 1501",
+                  client_to(W, 14, payload_bytes(1433, 18)), "mtu_exceeded", 14))
     c.append(drop("enc_rate_bits", "100 bytes need 800 bits, 799 in the bucket",
                   client_to(W, 12, payload_bytes(100, 9)), "rate_bits", 12))
     c.append(drop("enc_mtu_exceeded_v4", "outer IPv4 packet 1501 > mtu 1500",

@@ -94,6 +94,8 @@ BASE = {
         _kite(15, OWN4, 6000, [S1]),               # on our own address, not a tunnel port
         _kite(16, "198.51.100.21", 7000, [S2]),    # tunnel port number, not our address
         _kite(17, "198.51.100.22", 5000, [S1], rate_pps=1, burst_ms=1000),
+        _kite(18, "198.51.100.23", 5000, [S1], flags=["quota"], rate_pps=10),  # no credit entry
+        _kite(19, "198.51.100.24", 5000, [S1], rate_pps=10, rate_kbps=8),
     ],
     "sessions": [
         _session(S1, "203.0.113.7", 40000, OWN4, 7000),
@@ -111,6 +113,8 @@ BASE = {
         _police(11, last_ns=NOW_NS - MS, pkt=64881),         # +655 -> 65536: exactly one
         _police(12, last_ns=NOW_NS - MS, bits=791),          # +8 -> 799 bits
         _police(17, last_ns=NOW_NS - 500 * MS),              # +half a packet at 1 pps
+        _police(18, last_ns=NOW_NS),                         # empty bucket, no refill
+        _police(19, last_ns=NOW_NS),                         # both buckets empty
     ],
 }
 
