@@ -165,7 +165,14 @@ TEST(Options, Endpoints) {
   EXPECT_EQ(v6->family, AF_INET6);
   EXPECT_EQ(v6->port, 53);
   EXPECT_TRUE(ParseEndpoint("2001:db8::1", false).ok());
-  EXPECT_FALSE(ParseEndpoint("2001:db8::1", true).ok());
+  auto bare6 = ParseEndpoint("2001:db8::1:5000", true);
+  ASSERT_TRUE(bare6.ok());
+  EXPECT_EQ(bare6->family, AF_INET6);
+  EXPECT_EQ(bare6->port, 5000);
+  auto bare6_no_port = ParseEndpoint("2001:db8::1:5000", false);
+  ASSERT_TRUE(bare6_no_port.ok());
+  EXPECT_EQ(bare6_no_port->port, 0);  // without a required port it is all address
+  EXPECT_FALSE(ParseEndpoint("2001:db8::", true).ok());
   EXPECT_FALSE(ParseEndpoint("192.0.2.1", true).ok());
   EXPECT_FALSE(ParseEndpoint("192.0.2.1:70000", true).ok());
   EXPECT_FALSE(ParseEndpoint("example.org:53", true).ok());

@@ -47,6 +47,11 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view spec, bool need_port) {
                                         spec.find(':', c + 1) == absl::string_view::npos) {
     host = std::string(spec.substr(0, c));
     port_text = spec.substr(c + 1);
+  } else if (size_t last = spec.rfind(':'); need_port && last != absl::string_view::npos) {
+    // Unbracketed IPv6 with a port ("2001:db8::1:5000"): when a port is
+    // required, the last group is the port.
+    host = std::string(spec.substr(0, last));
+    port_text = spec.substr(last + 1);
   } else {
     host = std::string(spec);
   }

@@ -27,7 +27,8 @@ struct Endpoint {
   std::string text;
 };
 
-// "1.2.3.4:5", "[2001:db8::1]:5"; with !need_port also "1.2.3.4", "2001:db8::1".
+// "1.2.3.4:5", "[2001:db8::1]:5", and with need_port "2001:db8::1:5" (the last
+// group is the port); with !need_port also "1.2.3.4", "2001:db8::1".
 absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view spec, bool need_port);
 
 struct SizeSpec {
