@@ -84,64 +84,73 @@ absl::StatusOr<EchoServer> EchoServer::Open(const Endpoint& listen, uint32_t bat
 }
 
 absl::Status EchoServer::Run(const std::atomic<bool>& stop, double duration_s) {
-  const uint64_t deadline =
-      MonotonicNs() + static_cast<uint64_t>(duration_s * 1e9);
-  std::vector<Datagram> batch(batch_);
+  const uint64_t deadline = MonotonicNs() + static_cast<uint64_t>(duration_s * 1e9);
+  // Fixed receive buffers; the same iovecs (trimmed to each datagram's
+  // length) carry the echo back unless a transform wants copies.
+  std::vector<std::vector<uint8_t>> bufs(batch_, std::vector<uint8_t>(kMaxPayload + 1));
+  std::vector<sockaddr_storage> peers(batch_);
   std::vector<mmsghdr> msgs(batch_);
   std::vector<iovec> iov(batch_);
-  for (auto& d : batch) d.data.resize(kMaxPayload + 1);
   while (!stop.load(std::memory_order_relaxed) && MonotonicNs() < deadline) {
     pollfd p{fd_.get(), POLLIN, 0};
     int pr = ::poll(&p, 1, 20);  // short, so `stop` and the deadline are seen
     if (pr < 0 && errno != EINTR) return Errno("poll");
     if (pr <= 0) continue;
-    batch.resize(batch_);
-    for (uint32_t i = 0; i < batch_; ++i) {
-      batch[i].data.resize(kMaxPayload + 1);
-      iov[i] = {batch[i].data.data(), batch[i].data.size()};
-      msgs[i] = {};
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &batch[i].peer;
-      msgs[i].msg_hdr.msg_namelen = sizeof(batch[i].peer);
+    for (;;) {
+      for (uint32_t i = 0; i < batch_; ++i) {
+        iov[i] = {bufs[i].data(), bufs[i].size()};
+        msgs[i] = {};
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &peers[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof(peers[i]);
+      }
+      int n = ::recvmmsg(fd_.get(), msgs.data(), batch_, MSG_DONTWAIT, nullptr);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) break;
+        return Errno("recvmmsg");
+      }
+      received_ += static_cast<uint64_t>(n);
+      if (transform_) {
+        std::vector<Datagram> batch(static_cast<size_t>(n));
+        for (int i = 0; i < n; ++i) {
+          batch[i].data.assign(bufs[i].data(), bufs[i].data() + msgs[i].msg_len);
+          batch[i].peer = peers[i];
+          batch[i].peer_len = msgs[i].msg_hdr.msg_namelen;
+        }
+        transform_(batch);
+        std::vector<mmsghdr> out(batch.size());
+        std::vector<iovec> out_iov(batch.size());
+        for (size_t i = 0; i < batch.size(); ++i) {
+          out_iov[i] = {batch[i].data.data(), batch[i].data.size()};
+          out[i] = {};
+          out[i].msg_hdr.msg_iov = &out_iov[i];
+          out[i].msg_hdr.msg_iovlen = 1;
+          out[i].msg_hdr.msg_name = &batch[i].peer;
+          out[i].msg_hdr.msg_namelen = batch[i].peer_len;
+        }
+        SendAll(out);
+      } else {
+        for (int i = 0; i < n; ++i) iov[i].iov_len = msgs[i].msg_len;
+        msgs.resize(static_cast<size_t>(n));
+        SendAll(msgs);
+        msgs.resize(batch_);
+      }
+      if (static_cast<uint32_t>(n) < batch_) break;
     }
-    int n = ::recvmmsg(fd_.get(), msgs.data(), batch_, MSG_DONTWAIT, nullptr);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      return Errno("recvmmsg");
-    }
-    received_ += static_cast<uint64_t>(n);
-    batch.resize(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      batch[i].data.resize(msgs[i].msg_len);
-      batch[i].peer_len = msgs[i].msg_hdr.msg_namelen;
-    }
-    absl::Status st = EchoBatch(batch);
-    if (!st.ok()) return st;
   }
   return absl::OkStatus();
 }
 
-absl::Status EchoServer::EchoBatch(std::vector<Datagram>& batch) {
-  if (transform_) transform_(batch);
-  std::vector<mmsghdr> msgs(batch.size());
-  std::vector<iovec> iov(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    iov[i] = {batch[i].data.data(), batch[i].data.size()};
-    msgs[i] = {};
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &batch[i].peer;
-    msgs[i].msg_hdr.msg_namelen = batch[i].peer_len;
-  }
-  size_t done = 0, ok = 0;
+void EchoServer::SendAll(std::vector<mmsghdr>& msgs) {
+  size_t done = 0;
   int spins = 0;
   while (done < msgs.size()) {
     int n = ::sendmmsg(fd_.get(), msgs.data() + done,
                        static_cast<unsigned>(msgs.size() - done), 0);
     if (n > 0) {
       done += static_cast<size_t>(n);
-      ok += static_cast<size_t>(n);
+      sent_ += static_cast<uint64_t>(n);
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == ENOBUFS) && ++spins < 1000) {
@@ -153,8 +162,6 @@ absl::Status EchoServer::EchoBatch(std::vector<Datagram>& batch) {
     // skip that datagram.
     ++done;
   }
-  sent_ += ok;
-  return absl::OkStatus();
 }
 
 }  // namespace kiteplane::loadgen

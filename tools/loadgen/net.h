@@ -75,7 +75,7 @@ class EchoServer {
  private:
   EchoServer(Fd fd, uint16_t port, uint32_t batch)
       : fd_(std::move(fd)), port_(port), batch_(batch) {}
-  absl::Status EchoBatch(std::vector<Datagram>& batch);
+  void SendAll(std::vector<mmsghdr>& msgs);
 
   Fd fd_;
   uint16_t port_ = 0;
