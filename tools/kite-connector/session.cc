@@ -424,7 +424,7 @@ void Session::SendKiteAdds(uint64_t now_ns, Outbox& out) {
 void Session::EstablishedTimer(uint64_t now_ns, Outbox& out) {
   const uint64_t h = uint64_t{heartbeat_s_} * kSec;
   if (resume_pending_ && now_ns - resume_sent_ns_ >= h) {
-    return Fail(absl::StrCat(Describe(), ": front-end dead (", unacked_,
+    return Fail(absl::StrCat("front-end dead (", unacked_,
                              " heartbeats and a RESUME unanswered)"));
   }
   if (!resume_pending_ && now_ns - last_rx_ns_ > 2 * h + h / 2) {
