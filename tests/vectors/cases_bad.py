@@ -13,7 +13,7 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import (ICMPv6EchoRequest, ICMPv6MLReport, IPv6,
                                 IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
                                 IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, RouterAlert)
-from scapy.layers.l2 import ARP, Ether
+from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
 import frames as fr
@@ -261,12 +261,44 @@ def exception_cases(W):
                  fr.udp_frame("203.0.113.7", 40000, w.OWN4, 7000,
                               bytes([W.abi["KP_MAGIC"], 1, W.abi["KP_MSG_HEARTBEAT"], 0]),
                               src_mac=fr.GW_MAC)))
+    c.append(exc("exc_arp_vlan", "ARP request inside an 802.1Q tag",
+                 Ether(src=PEER_MAC, dst="ff:ff:ff:ff:ff:ff") / Dot1Q(vlan=10) /
+                 ARP(op=1, hwsrc=PEER_MAC, psrc=w.CLIENT4, pdst=w.OWN4)))
+    c.append(exc("exc_fragment_with_options", "IPv4 fragment with options: fragments are "
+                 "checked first", _with_options(bytes(frag))))
     c.append(exc("exc_udp_unknown_port", "UDP to a kite address, port with no kite",
                  fr.udp_frame(w.CLIENT4, w.CPORT, a1, 5999, P64)))
     c.append(exc("exc_udp_own_other_port", "UDP to the front-end, not a tunnel port",
                  fr.udp_frame(w.CLIENT4, w.CPORT, w.OWN4, 53, P64)))
     c.append(exc("exc_udp_kite_wrong_family", "IPv4-mapped form of kite 1 over IPv6",
                  fr.udp_frame(w.CLIENT6, w.CPORT, "::ffff:198.51.100.10", p1, P64)))
+    return c
+
+
+def _with_options(frame):
+    """`frame` (IPv4, untagged) with four NOP option bytes; checksum fixed."""
+    f = bytearray(frame[:ETH + 20] + b"\x01\x01\x01\x01" + frame[ETH + 20:])
+    f[ETH] = 0x46
+    struct.pack_into("!H", f, ETH + 2, struct.unpack_from("!H", f, ETH + 2)[0] + 4)
+    return fr.fix_ip4_csum(f)
+
+
+def order_cases(W):
+    """Parse checks whose order matters (forwarding.md section 1, step 4)."""
+    c = []
+    a1, p1 = kaddr(W, 1)
+    icmp = bytes(Ether(src=PEER_MAC, dst=OWN_MAC) / IP(src=w.CLIENT4, dst=w.OWN4) /
+                 ICMP(id=2, seq=2) / Raw(payload_bytes(16)))
+    c.append(drop("ipv4_options_before_protocol", "ICMP with IP options: options are "
+                  "dropped before the protocol is looked at", _with_options(icmp),
+                  "ipv4_options"))
+    frag = bytearray(bytes(Ether(src=PEER_MAC, dst=OWN_MAC) /
+                           IP(src=w.CLIENT4, dst=a1, flags="MF", id=78) /
+                           UDP(sport=w.CPORT, dport=p1, len=8 + 600, chksum=0x1234) /
+                           Raw(payload_bytes(256))))
+    frag[ETH + 11] ^= 0x20
+    c.append(drop("ipv4_checksum_before_fragment", "fragment with a bad header checksum",
+                  frag, "ipv4_bad_checksum"))
     return c
 
 

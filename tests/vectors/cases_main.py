@@ -243,5 +243,5 @@ def build(abi):
     W = w.world_of(abi, doc)
     doc["cases"] = (encap_cases(W) + kite_drop_cases(W) + decap_cases(W) +
                     cases_bad.tunnel_cases(W) + cases_bad.parse_cases(W) +
-                    cases_bad.exception_cases(W))
+                    cases_bad.order_cases(W) + cases_bad.exception_cases(W))
     return doc
