@@ -10,6 +10,7 @@ Subcommands, each run inside one namespace by e2e_test.sh:
                 source, bad cookie) with scapy, then prove that nothing reached
                 the client the frames name (a real echo arrives first)
   json-find     print every value of a key found anywhere in a JSON document
+                (or the value at a dotted path such as drops.bogon_source)
 Exit status 0 means the check passed, 1 that it failed, 2 a usage error.
 """
 import argparse
@@ -184,7 +185,14 @@ def find_key(node, key, out):
 def cmd_json_find(a):
     doc = json.load(open(a.file) if a.file != "-" else sys.stdin)
     out = []
-    find_key(doc, a.key, out)
+    if "." in a.key:  # a dotted path from the top: drops.tunnel_bad_cookie
+        node = doc
+        for part in a.key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            out.append(node)
+    else:
+        find_key(doc, a.key, out)
     for v in out:
         print(json.dumps(v) if isinstance(v, (dict, list)) else v)
     return 0 if out else 1
