@@ -71,7 +71,6 @@ store { path = "$KP_STORE" }
 dataplane { socket = "$KP_DP_SOCK" }
 management { socket = "$KP_MGMT_SOCK" }
 metrics { listen = "" }
-timers { heartbeat_s = 2, dead_after_s = 8 }
 EOF
 }
 
