@@ -20,6 +20,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "copy.h"
 #include "csum.h"
 #include "kp_counters.h"
 #include "kp_tables.h"
@@ -46,14 +47,13 @@ struct kp_pkt {
 	__u8 eth_src[6];
 	__u8 src[16];
 	__u8 dst[16];
-};
+} __attribute__((aligned(8)));
 
 static __always_inline void kp_map4(__u8 out[16], __be32 a)
 {
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(out + 12, &a, 4);
+	((__u64 *)out)[0] = 0;
+	((__u32 *)out)[2] = bpf_htonl(0x0000ffff);
+	((__u32 *)out)[3] = a;
 }
 
 /* Pseudo-header sum without the addresses: protocol and UDP length. */
@@ -122,8 +122,12 @@ static __always_inline __u32 kp_parse_ip4(struct xdp_md *ctx, struct kp_pkt *pkt
 	tot = bpf_ntohs(ip->tot_len);
 	if (tot < ihl * 4 || tot > avail)
 		return KP_DROP_IP4_BAD_LENGTH;
-	if (kp_csum_range(ctx, pkt->l2_len, ihl * 4) != 0xffff)
+	if (ihl == 5) {
+		if (kp_fold(kp_sum32(ip, 5)) != 0xffff)
+			return KP_DROP_IP4_BAD_CHECKSUM;
+	} else if (kp_csum_range(ctx, pkt->l2_len, ihl * 4) != 0xffff) {
 		return KP_DROP_IP4_BAD_CHECKSUM;
+	}
 	if (ip->frag_off & bpf_htons(0x3fff))
 		return KP_PARSE_FRAGMENT;
 	if (ihl > 5)
@@ -183,8 +187,8 @@ static __always_inline __u32 kp_parse_ip6(struct xdp_md *ctx, struct kp_pkt *pkt
 	}
 	pkt->family = KP_AF_INET6;
 	pkt->l3_len = sizeof(*ip);
-	__builtin_memcpy(pkt->src, &ip->saddr, 16);
-	__builtin_memcpy(pkt->dst, &ip->daddr, 16);
+	kp_copy64(pkt->src, &ip->saddr, 16);
+	kp_copy64(pkt->dst, &ip->daddr, 16);
 	return kp_parse_udp(ctx, pkt, pkt->l2_len + sizeof(*ip), plen,
 			    kp_addr16_sum(pkt->src) + kp_addr16_sum(pkt->dst), 1);
 }
@@ -199,8 +203,8 @@ static __always_inline __u32 kp_parse(struct xdp_md *ctx, struct kp_pkt *pkt)
 	pkt->frame_len = (__u32)(end - data);
 	if ((void *)(eth + 1) > end)
 		return KP_DROP_ETH_TRUNCATED;
-	__builtin_memcpy(pkt->eth_dst, eth->h_dest, 6);
-	__builtin_memcpy(pkt->eth_src, eth->h_source, 6);
+	kp_copy_mac(pkt->eth_dst, eth->h_dest);
+	kp_copy_mac(pkt->eth_src, eth->h_source);
 	proto = eth->h_proto;
 	pkt->l2_len = sizeof(*eth);
 	pkt->has_vlan = 0;

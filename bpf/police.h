@@ -1,6 +1,6 @@
 /* police.h - per-CPU quota credit and token buckets of one kite.
  *
- * API: kp_police_apply(cfg, kite, pol, credit, payload, now) applies steps 5 and
+ * API: kp_police_apply(cfg, kite, pol, credit, payload) applies steps 5 and
  * 6 of docs/forwarding.md section 3 (quota, then packets and bits rate, per
  * section 5) to this CPU's police state and returns KP_DROP_NONE or the drop
  * reason.  Buckets are refilled even when the datagram is then dropped, and
@@ -12,9 +12,20 @@
 #ifndef KP_BPF_POLICE_H
 #define KP_BPF_POLICE_H
 
+#include <bpf/bpf_helpers.h>
+
 #include "kp_tables.h"
 
 #define KP_NS_PER_S 1000000000ull
+
+/* Tests pin the clock (the golden vectors give "now"); 0 = monotonic clock.
+ * Read-only after load, so the verifier drops the dead branch. */
+const volatile __u64 kp_fixed_now_ns = 0;
+
+static __always_inline __u64 kp_now(void)
+{
+	return kp_fixed_now_ns ? kp_fixed_now_ns : bpf_ktime_get_ns();
+}
 #define KP_SAT 0x7fffffffffffffffull
 
 static __always_inline __u64 kp_sat_add(__u64 a, __u64 b)
@@ -55,12 +66,12 @@ static __always_inline __u64 kp_min(__u64 a, __u64 b)
 
 static __always_inline __u32 kp_police_apply(const struct kp_config *cfg, const struct kp_kite *kite,
 					     struct kp_kite_police *pol,
-				       const struct kp_kite_credit *credit, __u32 payload, __u64 now)
+				       const struct kp_kite_credit *credit, __u32 payload)
 {
 	__u64 workers = cfg->n_workers ? cfg->n_workers : 1;
 	__u64 burst = kite->burst_ms ? kite->burst_ms : 100;
 	__u64 r_pps = kite->rate_pps / workers, r_kbps = kite->rate_kbps / workers;
-	__u64 elapsed, cap;
+	__u64 elapsed, cap, now;
 
 	if (kite->flags & KP_KITE_F_QUOTA) {
 		if (!credit || pol->used_bytes >= credit->granted_bytes)
@@ -72,6 +83,7 @@ static __always_inline __u32 kp_police_apply(const struct kp_config *cfg, const 
 		r_pps = 1;
 	if (r_kbps < 1)
 		r_kbps = 1;
+	now = kp_now(); /* only rate-limited kites pay for the clock */
 	elapsed = now - pol->last_ns;
 	if (now < pol->last_ns)
 		elapsed = 0;

@@ -50,25 +50,48 @@ absl::Status EnsureBpffsDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
+absl::Status SizeMaps(bpf_object* obj, uint32_t nk, uint32_t ns) {
+  if (nk < 2 || ns < 1 || ns > KP_MAX_SESSIONS || nk > (1u << 24)) {
+    return absl::InvalidArgumentError("max kites must be in [2, 2^24], sessions in [1, 131072]");
+  }
+  for (const char* name : {"kp_kite_hash", "kp_kites", "kp_police", "kp_credit", "kp_kite_ctrs"}) {
+    bpf_map* m = bpf_object__find_map_by_name(obj, name);
+    if (!m) return absl::InternalError(absl::StrCat("object has no map ", name));
+    if (int r = bpf_map__set_max_entries(m, nk); r != 0) {
+      return absl::InternalError(absl::StrCat("size ", name, ": ", ErrText(r)));
+    }
+  }
+  bpf_map* m = bpf_object__find_map_by_name(obj, "kp_sessions");
+  if (!m || bpf_map__set_max_entries(m, ns) != 0) return absl::InternalError("size kp_sessions");
+  return absl::OkStatus();
+}
+
+XdpMapFds MapFdsOf(const bpf_object* obj) {
+  auto fd = [obj](const char* name) {
+    const bpf_map* m = bpf_object__find_map_by_name(obj, name);
+    return m ? bpf_map__fd(m) : -1;
+  };
+  XdpMapFds f;
+  f.kite_hash = fd("kp_kite_hash");
+  f.kites = fd("kp_kites");
+  f.sessions = fd("kp_sessions");
+  f.config = fd("kp_config");
+  f.police = fd("kp_police");
+  f.credit = fd("kp_credit");
+  f.kite_ctrs = fd("kp_kite_ctrs");
+  f.ctrs = fd("kp_ctrs");
+  f.drops = fd("kp_drops");
+  return f;
+}
+
 absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Open(const XdpProgramOptions& options) {
   std::unique_ptr<XdpProgram> p(new XdpProgram(options));
   p->skel_ = kp_xdp__open();
   if (!p->skel_) return absl::InternalError(absl::StrCat("open XDP object: ", ErrText(errno)));
   kp_xdp* s = p->skel_;
   s->rodata->kp_fixed_now_ns = options.fixed_now_ns;
-  const uint32_t nk = options.max_kites, ns = options.max_sessions;
-  if (nk < 2 || ns < 1 || ns > KP_MAX_SESSIONS || nk > (1u << 24)) {
-    return absl::InvalidArgumentError("max kites must be in [2, 2^24], sessions in [1, 131072]");
-  }
-  bpf_map* sized[] = {s->maps.kp_kite_hash, s->maps.kp_kites, s->maps.kp_police,
-                      s->maps.kp_credit, s->maps.kp_kite_ctrs};
-  for (bpf_map* m : sized) {
-    if (int r = bpf_map__set_max_entries(m, nk); r != 0) {
-      return absl::InternalError(absl::StrCat("size map: ", ErrText(r)));
-    }
-  }
-  if (int r = bpf_map__set_max_entries(s->maps.kp_sessions, ns); r != 0) {
-    return absl::InternalError(absl::StrCat("size sessions: ", ErrText(r)));
+  if (absl::Status st = SizeMaps(s->obj, options.max_kites, options.max_sessions); !st.ok()) {
+    return st;
   }
   if (!options.pin_dir.empty()) {
     bpf_map* pinned[] = {s->maps.kp_kite_hash, s->maps.kp_kites,   s->maps.kp_sessions,
@@ -100,19 +123,7 @@ absl::Status XdpProgram::Load() {
   return absl::OkStatus();
 }
 
-XdpMapFds XdpProgram::maps() const {
-  XdpMapFds f;
-  f.kite_hash = bpf_map__fd(skel_->maps.kp_kite_hash);
-  f.kites = bpf_map__fd(skel_->maps.kp_kites);
-  f.sessions = bpf_map__fd(skel_->maps.kp_sessions);
-  f.config = bpf_map__fd(skel_->maps.kp_config);
-  f.police = bpf_map__fd(skel_->maps.kp_police);
-  f.credit = bpf_map__fd(skel_->maps.kp_credit);
-  f.kite_ctrs = bpf_map__fd(skel_->maps.kp_kite_ctrs);
-  f.ctrs = bpf_map__fd(skel_->maps.kp_ctrs);
-  f.drops = bpf_map__fd(skel_->maps.kp_drops);
-  return f;
-}
+XdpMapFds XdpProgram::maps() const { return MapFdsOf(skel_->obj); }
 
 int XdpProgram::main_prog_fd() const { return bpf_program__fd(skel_->progs.kp_xdp_main); }
 

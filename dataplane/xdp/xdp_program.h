@@ -21,6 +21,7 @@
 #include "dataplane/xdp/xdp_backend.h"
 
 struct kp_xdp;
+struct bpf_object;
 
 namespace kp::xdp {
 
@@ -68,6 +69,12 @@ class XdpProgram {
   uint32_t attach_flags_ = 0;
   int attached_fd_ = -1;
 };
+
+// Sizes the kite and session maps of any object built from bpf/maps.h
+// (before load) and collects their descriptors (after load).
+// Errors: InvalidArgument (sizes), Internal.
+absl::Status SizeMaps(bpf_object* obj, uint32_t max_kites, uint32_t max_sessions);
+XdpMapFds MapFdsOf(const bpf_object* obj);
 
 // Makes sure `dir` (under /sys/fs/bpf) exists on a bpffs, mounting bpffs on
 // /sys/fs/bpf first when it is not one (as after `ip netns exec`).
