@@ -26,8 +26,8 @@ kite {
 }
 
 store { path = "/tmp/kiteplane-demo.db" }
-dataplane { socket = "/tmp/kiteplane-demo-ctl.sock" }
-management { socket = "/tmp/kiteplane-demo-mgmt.sock", mode = "0660" }
+dataplane { socket = "/run/kiteplane/ctl.sock" }
+management { socket = "/run/kiteplane/mgmt.sock", mode = "0660" }
 metrics { listen = "127.0.0.1:9477", max_kite_series = 100 }
 timers { tick_ms = 1000, heartbeat_s = 10, dead_after_s = 35, cookie_rotate_s = 3600 }
 limits { register_rate_per_s = 5, register_burst = 10, lease_bytes = 1024 * 1024 }
