@@ -36,6 +36,13 @@ uint64_t App::NowMs() const {
 absl::Status App::Start() {
   const Config& cfg = policy_->config();
   started_ms_ = NowMs();
+  // Block the signals before any thread (libmicrohttpd) exists, so they all
+  // reach the signalfd.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
   RETURN_IF_ERROR(proto::InitCrypto());
   std::error_code ec;
   std::filesystem::path mgmt_dir = std::filesystem::path(cfg.mgmt_socket).parent_path();
@@ -67,11 +74,6 @@ absl::Status App::Start() {
     ASSIGN_OR_RETURN(metrics_, MetricsServer::Start(cfg.metrics_listen));
   }
 
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (signal_fd_ < 0 || timer_fd_ < 0) return absl::InternalError(absl::StrCat("signalfd/timerfd: ", strerror(errno)));
