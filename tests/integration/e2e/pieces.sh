@@ -17,7 +17,7 @@ KP_KITE_BAD=echo-bad              # connector "a" claims it with a wrong secret
 KP_SECRET_A=s3cret-a-0123456789abcdef
 KP_SECRET_B=s3cret-b-0123456789abcdef
 KP_SECRET_BAD=s3cret-bad-0123456789abc
-KP_TUNNEL_MTU=8900                # outer IP packet toward the connector (links are 9000)
+KP_TUNNEL_MTU=3500                # outer IP packet toward the connector: the front-end link's MTU
 
 kp_pieces_init() {
   local build=$1
@@ -90,7 +90,7 @@ kp_write_connector_config() {
     echo
     echo '  ],'
     echo "  \"frontends\": [{\"address\": \"$KP_FE_ADDR\", \"ports\": [$KP_TUNNEL_PORT, $KP_TUNNEL_PORT2]}],"
-    echo "  \"mtu\": $KP_MTU,"
+    echo "  \"mtu\": $KP_TUNNEL_MTU,"
     echo '  "backoff_initial_ms": 200,'
     echo '  "backoff_max_ms": 2000,'
     echo '  "stats_interval_s": 1'
