@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -89,6 +90,7 @@ std::unique_ptr<Dataplane> Dataplane::Start(const std::vector<std::string>& extr
   args.insert(args.end(), extra.begin(), extra.end());
   d->pid_ = fork();
   if (d->pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive a killed test
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -133,6 +135,13 @@ std::unique_ptr<Dataplane> Dataplane::Start(const std::vector<std::string>& extr
   }
   *why = "control socket never came up";
   return nullptr;
+}
+
+bool Dataplane::Reconnect() {
+  auto c = ctl::Client::Connect(sock_, "dpdk-test-again");
+  if (!c.ok()) return false;
+  client_ = std::move(*c);
+  return true;
 }
 
 bool Dataplane::Feed(const Frame& f) {

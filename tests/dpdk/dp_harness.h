@@ -31,6 +31,9 @@ class Dataplane {
   ~Dataplane();
 
   ctl::Client* ctl() { return client_.get(); }
+  // Drops the control client (the data plane goes headless) / connects anew.
+  void Disconnect() { client_.reset(); }
+  bool Reconnect();
   // Writes frames into the RX FIFO (pcap records).
   bool Feed(const std::vector<Frame>& frames);
   bool Feed(const Frame& frame);
