@@ -253,6 +253,15 @@ TEST(ConnectorLoopbackTest, RegistersAndRelaysBothWays) {
   EXPECT_TRUE(std::equal(reply->begin() + 4, reply->begin() + 40, data.begin() + 4));
   EXPECT_EQ(std::string(reply->begin() + 40, reply->end()), "pong");
 
+  // A reply too big for the tunnel MTU (1400 - 68 bytes of payload at most)
+  // is dropped, never fragmented; the next one still goes through.
+  SendTo(svc.get(), Bytes(1400 - 68 + 1, 'x'), flow_src);
+  std::string pong2 = "pong2";
+  SendTo(svc.get(), Bytes(pong2.begin(), pong2.end()), flow_src);
+  reply = fe.WaitType(KP_MSG_DATA, 5000);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(std::string(reply->begin() + 40, reply->end()), "pong2");
+
   // Forged DATA: another source, another session, an unknown kite.
   uint16_t other_port = 0;
   UniqueFd other = UdpLoopback(&other_port);
@@ -278,7 +287,8 @@ TEST(ConnectorLoopbackTest, RegistersAndRelaysBothWays) {
   EXPECT_EQ(c.registrations, 1u);
   EXPECT_EQ(c.kites_accepted, 1u);
   EXPECT_EQ(c.data_rx_packets, 2u);
-  EXPECT_EQ(c.data_tx_packets, 1u);
+  EXPECT_EQ(c.data_tx_packets, 2u);
+  EXPECT_EQ(c.reply_too_big, 1u);
   EXPECT_EQ(c.drop_wrong_source, 1u);
   EXPECT_EQ(c.drop_wrong_session, 1u);
   EXPECT_EQ(c.drop_unknown_kite, 1u);

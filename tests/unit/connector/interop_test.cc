@@ -78,6 +78,16 @@ TEST_F(InteropTest, RegistersWithPerKiteResultsAndVerifiedServerProofs) {
   EXPECT_EQ(k[2].code, KP_RESULT_REFUSED_BY_POLICY);
   EXPECT_EQ(s->accepted(), 1u);
   EXPECT_EQ(server_.counters().registers, 1u);
+  // The policy refusal is transient: after 30 s the kite is claimed again
+  // with KITE_ADD, and the KITE_RESULT (refused again) is applied.
+  now_ms_ += 31000;
+  s->OnTimer(now_ms_ * 1000000, out_);
+  Pump(*s);
+  EXPECT_EQ(ctr_.kites_refused, 3u);  // bad secret, refused, refused again
+  EXPECT_EQ(s->kites()[2].code, KP_RESULT_REFUSED_BY_POLICY);
+  EXPECT_EQ(s->kites()[2].pending_seq, 0u);
+  EXPECT_EQ(s->kites()[2].retries, 2u);
+  EXPECT_EQ(ctr_.drop_bad_mac + ctr_.drop_replay + ctr_.drop_bad_control, 0u);
 }
 
 TEST_F(InteropTest, HeartbeatsResumeNoticeAndClose) {
