@@ -181,7 +181,8 @@ json MgmtApi::Handle(const json& req) {
   if (cmd == "sessions") return {{"ok", true}, {"sessions", Sessions()}};
   if (cmd == "stats") return Stats(str("kite"));
   if (cmd == "top") {
-    size_t n = req.contains("n") && req["n"].is_number_unsigned() ? req["n"].get<size_t>() : 10;
+    size_t n = req.contains("n") && req["n"].is_number_integer() && req["n"].get<int64_t>() > 0
+                   ? req["n"].get<size_t>() : 10;
     return Top(std::min<size_t>(n, 1000));
   }
   if (cmd == "kick") {
@@ -197,7 +198,8 @@ json MgmtApi::Handle(const json& req) {
   }
   if (cmd == "drain") {
     if (!actions_.drain) return Error("drain not available");
-    uint32_t d = req.contains("deadline_s") && req["deadline_s"].is_number_unsigned()
+    uint32_t d = req.contains("deadline_s") && req["deadline_s"].is_number_integer() &&
+                         req["deadline_s"].get<int64_t>() > 0 && req["deadline_s"].get<int64_t>() <= 86400
                      ? req["deadline_s"].get<uint32_t>() : 0;
     absl::Status s = actions_.drain(d);
     if (!s.ok()) return Error(std::string(s.message()));
