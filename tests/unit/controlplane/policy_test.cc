@@ -199,3 +199,30 @@ TEST(Reload, BadFileNeverReplacesGoodOne) {
 
 }  // namespace
 }  // namespace kp::cp
+
+namespace kp::cp {
+namespace {
+
+TEST(Examples, ShippedConfigsLoadAndBehave) {
+  std::string root = KP_SOURCE_DIR;
+  for (const char* f : {"/lua/default.lua", "/lua/examples/dynamic_kites.lua", "/lua/examples/quota_topup.lua"}) {
+    auto p = PolicyHost::LoadFile(root + f);
+    EXPECT_TRUE(p.ok()) << f << ": " << p.status();
+  }
+  auto dyn = PolicyHost::LoadFile(root + "/lua/examples/dynamic_kites.lua");
+  ASSERT_TRUE(dyn.ok());
+  Admission a = (*dyn)->OnRegister({"voip.bob.example", "1.2.3.4:5", 1});
+  EXPECT_TRUE(a.accept);
+  EXPECT_EQ(a.port, 20500);
+  EXPECT_EQ(a.account, "pro");
+  Admission b = (*dyn)->OnRegister({"x.blocked", "1.2.3.4:5", 1});
+  EXPECT_FALSE(b.accept);
+  EXPECT_EQ(b.reason, "kite is blocked");
+  auto top = PolicyHost::LoadFile(root + "/lua/examples/quota_topup.lua");
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ((*top)->OnQuotaExhausted("iot.example", 100, 1000), 100u);
+  EXPECT_EQ((*top)->OnQuotaExhausted("iot.example", 1100, 1100), 0u);
+}
+
+}  // namespace
+}  // namespace kp::cp
