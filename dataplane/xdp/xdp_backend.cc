@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -25,8 +26,6 @@ absl::Status Errno(const std::string& what, int err) {
   }
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(err)));
 }
-
-bool KeyEq(const kp_kite_key& a, const kp_kite_key& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 // Closes a file descriptor on scope exit.
 class FdGuard {
@@ -59,13 +58,25 @@ XdpBackend::XdpBackend(const XdpMapFds& fds, uint32_t max_kites, uint32_t max_se
   ncpus_ = n > 0 ? static_cast<uint32_t>(n) : 1;
   kite_present_.assign(max_kites_, false);
   session_present_.assign(max_sessions_, false);
+  kite_keys_.assign(max_kites_, kp_kite_key{});
+}
+
+XdpBackend::KeyBytes XdpBackend::Bytes(const kp_kite_key& k) {
+  KeyBytes b;
+  std::memcpy(b.data(), &k, sizeof k);
+  return b;
 }
 
 absl::Status XdpBackend::Init() {
   uint32_t key = 0, next = 0;
   uint32_t* prev = nullptr;
   while (bpf_map_get_next_key(fds_.kites, prev, &next) == 0) {
-    if (next < max_kites_) kite_present_[next] = true;
+    kp_kite k{};
+    if (next < max_kites_ && bpf_map_lookup_elem(fds_.kites, &next, &k) == 0) {
+      kite_present_[next] = true;
+      kite_keys_[next] = k.key;
+      key_owner_[Bytes(k.key)] = next;
+    }
     key = next;
     prev = &key;
   }
@@ -146,43 +157,78 @@ absl::Status XdpBackend::ValidateKite(const kp_kite& k) const {
 }
 
 absl::Status XdpBackend::UpsertKites(std::span<const kp_kite> kites) {
-  // Validate everything first: all-or-nothing for every refusal we can foresee.
+  // Validate everything first (from the in-memory mirror): all-or-nothing
+  // for every refusal we can foresee.
+  absl::flat_hash_map<KeyBytes, uint32_t> batch_keys;
   absl::flat_hash_set<uint32_t> ids;
   for (const kp_kite& k : kites) {
     if (absl::Status st = ValidateKite(k); !st.ok()) return st;
     if (!ids.insert(k.kite_id).second) return absl::InvalidArgumentError("duplicate kite id");
-    uint32_t owner = 0;
-    if (bpf_map_lookup_elem(fds_.kite_hash, &k.key, &owner) == 0 && owner != k.kite_id) {
+    const KeyBytes kb = Bytes(k.key);
+    auto it = key_owner_.find(kb);
+    if (it != key_owner_.end() && it->second != k.kite_id) {
       return absl::InvalidArgumentError(
-          absl::StrCat("kite ", k.kite_id, ": public address owned by kite ", owner));
+          absl::StrCat("kite ", k.kite_id, ": public address owned by kite ", it->second));
+    }
+    if (!batch_keys.emplace(kb, k.kite_id).second) {
+      return absl::InvalidArgumentError("two kites with one public address");
     }
   }
-  for (size_t i = 0; i < kites.size(); i++) {
-    for (size_t j = i + 1; j < kites.size(); j++) {
-      if (KeyEq(kites[i].key, kites[j].key)) {
-        return absl::InvalidArgumentError("two kites with one public address");
+  std::vector<uint32_t> new_ids, all_ids;
+  std::vector<kp_kite_key> stale_keys, keys;
+  for (const kp_kite& k : kites) {
+    all_ids.push_back(k.kite_id);
+    keys.push_back(k.key);
+    if (!kite_present_[k.kite_id]) {
+      new_ids.push_back(k.kite_id);
+    } else if (Bytes(kite_keys_[k.kite_id]) != Bytes(k.key)) {
+      stale_keys.push_back(kite_keys_[k.kite_id]);
+    }
+  }
+  if (absl::Status st = ResetKites(new_ids); !st.ok()) return st;
+  // Values first, then the hash entries pointing at them, then old keys go.
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  uint32_t n = static_cast<uint32_t>(kites.size());
+  if (n && bpf_map_update_batch(fds_.kites, all_ids.data(), kites.data(), &n, &opts) != 0) {
+    return Errno("kite batch", errno);
+  }
+  n = static_cast<uint32_t>(kites.size());
+  if (n && bpf_map_update_batch(fds_.kite_hash, keys.data(), all_ids.data(), &n, &opts) != 0) {
+    const int err = errno;
+    // The hash is full: take back the kites that were not there (their keys
+    // were unowned, so any of them that made it into the hash is theirs).
+    for (const kp_kite& k : kites) {
+      if (!kite_present_[k.kite_id]) {
+        bpf_map_delete_elem(fds_.kite_hash, &k.key);
+        bpf_map_delete_elem(fds_.kites, &k.kite_id);
       }
     }
+    return Errno("kite hash batch", err);
+  }
+  for (const kp_kite_key& old : stale_keys) {
+    bpf_map_delete_elem(fds_.kite_hash, &old);
+    key_owner_.erase(Bytes(old));
   }
   for (const kp_kite& k : kites) {
-    kp_kite old{};
-    const bool existed = bpf_map_lookup_elem(fds_.kites, &k.kite_id, &old) == 0;
-    if (!existed) {
-      if (absl::Status st = ResetKiteState(k.kite_id); !st.ok()) return st;
-    }
-    // Value first, then the hash entry pointing at it, then the old key goes.
-    if (bpf_map_update_elem(fds_.kites, &k.kite_id, &k, BPF_ANY) != 0) {
-      return Errno(absl::StrCat("kite ", k.kite_id), errno);
-    }
-    if (bpf_map_update_elem(fds_.kite_hash, &k.key, &k.kite_id, BPF_ANY) != 0) {
-      int err = errno;
-      if (!existed) bpf_map_delete_elem(fds_.kites, &k.kite_id);
-      return Errno(absl::StrCat("kite hash ", k.kite_id), err);
-    }
-    if (existed && !KeyEq(old.key, k.key)) bpf_map_delete_elem(fds_.kite_hash, &old.key);
     kite_present_[k.kite_id] = true;
+    kite_keys_[k.kite_id] = k.key;
+    key_owner_[Bytes(k.key)] = k.kite_id;
   }
   return WaitForReaders();
+}
+
+absl::Status XdpBackend::ResetKites(std::span<const uint32_t> ids) {
+  if (ids.empty()) return absl::OkStatus();
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  const size_t per_kite = static_cast<size_t>(ncpus_) * sizeof(kp_kite_counters);
+  std::vector<uint8_t> zeros(ids.size() * per_kite, 0);  // big enough for all three maps
+  for (int fd : {fds_.police, fds_.credit, fds_.kite_ctrs}) {
+    uint32_t n = static_cast<uint32_t>(ids.size());
+    if (bpf_map_update_batch(fd, ids.data(), zeros.data(), &n, &opts) != 0) {
+      return Errno("reset kite state", errno);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status XdpBackend::DeleteKites(std::span<const uint32_t> kite_ids) {
@@ -192,13 +238,8 @@ absl::Status XdpBackend::DeleteKites(std::span<const uint32_t> kite_ids) {
     }
   }
   for (uint32_t id : kite_ids) {
-    kp_kite old{};
-    if (bpf_map_lookup_elem(fds_.kites, &id, &old) == 0) {
-      uint32_t owner = 0;
-      if (bpf_map_lookup_elem(fds_.kite_hash, &old.key, &owner) == 0 && owner == id) {
-        bpf_map_delete_elem(fds_.kite_hash, &old.key);
-      }
-    }
+    bpf_map_delete_elem(fds_.kite_hash, &kite_keys_[id]);
+    key_owner_.erase(Bytes(kite_keys_[id]));
   }
   // No new packet finds these kites now; let running ones finish first.
   if (absl::Status st = WaitForReaders(); !st.ok()) return st;
@@ -303,7 +344,7 @@ absl::StatusOr<kp_ctl_global_counters> XdpBackend::GlobalCounters() const {
 absl::StatusOr<uint32_t> XdpBackend::KiteStats(uint32_t first, std::span<kp_ctl_kite_stats> out,
                                                uint32_t* next) const {
   constexpr uint32_t kChunk = 4096;
-  std::vector<uint32_t> keys(kChunk);
+  std::vector<uint32_t> keys(kChunk), pkeys(kChunk);
   std::vector<kp_kite_counters> ctrs(static_cast<size_t>(kChunk) * ncpus_);
   std::vector<kp_kite_police> pol(static_cast<size_t>(kChunk) * ncpus_);
   uint32_t n = 0, id = std::max<uint32_t>(first, 1);
@@ -312,15 +353,27 @@ absl::StatusOr<uint32_t> XdpBackend::KiteStats(uint32_t first, std::span<kp_ctl_
     while (id < max_kites_ && !kite_present_[id]) id++;
     if (id >= max_kites_) break;
     const uint32_t want = std::min(kChunk, max_kites_ - id);
-    uint32_t count = want, in = id - 1, token = 0;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    int r = bpf_map_lookup_batch(fds_.kite_ctrs, &in, &token, keys.data(), ctrs.data(), &count,
-                                 &opts);
-    if (r != 0 && errno != ENOENT) return Errno("kite counters batch", errno);
-    uint32_t pcount = count;
-    in = id - 1;
-    r = bpf_map_lookup_batch(fds_.police, &in, &token, keys.data(), pol.data(), &pcount, &opts);
-    if ((r != 0 && errno != ENOENT) || pcount != count) return Errno("police batch", errno);
+    // The two maps are read in parallel: the kernel's cost is per element
+    // (one copy per CPU and one copy_to_user each), so two cores halve it.
+    uint32_t count = want, pcount = want;
+    int r = 0, pr = 0, perr = 0;
+    std::thread police_reader([&] {
+      uint32_t in = id - 1, token = 0;
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      pr = bpf_map_lookup_batch(fds_.police, &in, &token, pkeys.data(), pol.data(), &pcount,
+                                &opts);
+      perr = errno;
+    });
+    {
+      uint32_t in = id - 1, token = 0;
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      r = bpf_map_lookup_batch(fds_.kite_ctrs, &in, &token, keys.data(), ctrs.data(), &count,
+                               &opts);
+    }
+    const int err = errno;
+    police_reader.join();
+    if (r != 0 && err != ENOENT) return Errno("kite counters batch", err);
+    if ((pr != 0 && perr != ENOENT) || pcount != count) return Errno("police batch", perr);
     uint32_t i = 0;
     for (; i < count && n < out.size(); i++) {
       const uint32_t kid = keys[i];

@@ -9,13 +9,18 @@
 // running programs).  The config is swapped in as a fresh one-element inner
 // map, so the program never reads a torn kp_config.  Counter reads for the
 // whole kite range use bpf_map_lookup_batch on the per-CPU arrays.  Presence
-// of kites and sessions is mirrored in bitmaps rebuilt from the maps at
-// construction, so a reloaded data plane picks up pinned state.
+// of kites and sessions, and each kite's public key, are mirrored in memory
+// (rebuilt from the maps by Init(), so a reloaded data plane picks up pinned
+// state): validation needs no syscalls and writes go out with
+// bpf_map_update_batch, a handful of bpf(2) calls per batch of kites.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -77,8 +82,13 @@ class XdpBackend : public ctl::TableBackend {
   absl::Status WaitForReaders() const;
 
  private:
+  using KeyBytes = std::array<uint8_t, sizeof(kp_kite_key)>;
+  static KeyBytes Bytes(const kp_kite_key& k);
+
   absl::Status ValidateKite(const kp_kite& k) const;
   absl::Status WritePerCpu(int fd, uint32_t key, const void* value, size_t size);
+  // Zeroes police, credit and counters of `ids` on every CPU, batched.
+  absl::Status ResetKites(std::span<const uint32_t> ids);
 
   XdpMapFds fds_;
   uint32_t max_kites_;
@@ -86,6 +96,8 @@ class XdpBackend : public ctl::TableBackend {
   uint32_t ncpus_;
   std::vector<bool> kite_present_;
   std::vector<bool> session_present_;
+  std::vector<kp_kite_key> kite_keys_;                  // by kite id, valid if present
+  absl::flat_hash_map<KeyBytes, uint32_t> key_owner_;  // public key -> kite id
 };
 
 }  // namespace kp::xdp
