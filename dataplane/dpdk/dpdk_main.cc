@@ -200,7 +200,7 @@ absl::Status CreateControl(Runtime* rt) {
       ctl::Server::Create(ctl::ServerOptions{rt->opts.ctl_socket}, rt->backend.get());
   if (!s.ok()) return s.status();
   rt->server = std::move(*s);
-  RegisterTelemetry(rt->tables.get(), &rt->glue);
+  RegisterTelemetry(rt->tables.get(), rt->n_workers, &rt->glue);
   return absl::OkStatus();
 }
 
@@ -326,8 +326,6 @@ int Run(Runtime* rt) {
   if (st.ok()) st = CreateIo(rt);
   if (st.ok()) st = CreateControl(rt);
   if (!st.ok()) return Fail(std::string(st.message()));
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
   std::fprintf(stderr,
                "kiteplane-dataplane: port %u (%s) %s, %u worker(s)%s, exception %s, control %s\n",
                rt->port->id(), rt->port->driver().c_str(),
@@ -346,6 +344,10 @@ int Run(Runtime* rt) {
 }  // namespace
 
 int Main(int argc, char** argv) {
+  // Installed first, so a stop request during start-up is not lost: the
+  // control loop sees it as soon as it starts.
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
   int consumed = rte_eal_init(argc, argv);
   if (consumed < 0) {
     return Fail(absl::StrCat("EAL init failed: ", rte_strerror(rte_errno),

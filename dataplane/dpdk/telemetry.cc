@@ -15,6 +15,7 @@ namespace {
 
 const fp::Tables* g_tables = nullptr;
 const GlueStats* g_glue = nullptr;
+uint32_t g_workers = 0;
 
 void AddU64(rte_tel_data* d, std::string_view name, uint64_t v) {
   std::string n(name);
@@ -26,7 +27,7 @@ int StatsCmd(const char*, const char*, rte_tel_data* d) {
   g_tables->GlobalCounters(&c);
   rte_tel_data_start_dict(d);
   for (const fp::CounterInfo& i : fp::kGlobalCounterInfo) AddU64(d, i.name, c.counters[i.id]);
-  AddU64(d, "n_workers", g_tables->sizes().n_workers);
+  AddU64(d, "n_workers", g_workers);
   AddU64(d, "kites", g_tables->NumKites());
   AddU64(d, "soft_rss_ring_full", g_glue->soft_rss_ring_full.load(std::memory_order_relaxed));
   AddU64(d, "kernel_tx", g_glue->kernel_tx.load(std::memory_order_relaxed));
@@ -60,8 +61,9 @@ int KiteCmd(const char*, const char* params, rte_tel_data* d) {
 
 }  // namespace
 
-void RegisterTelemetry(const fp::Tables* tables, const GlueStats* glue) {
+void RegisterTelemetry(const fp::Tables* tables, uint32_t n_workers, const GlueStats* glue) {
   g_tables = tables;
+  g_workers = n_workers;
   g_glue = glue;
   rte_telemetry_register_cmd("/kiteplane/stats", StatsCmd,
                              "kiteplane global counters. Takes no parameters");

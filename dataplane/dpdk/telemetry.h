@@ -13,6 +13,6 @@
 namespace kp::dpdk {
 
 // Registers the commands; `tables` and `glue` must outlive the EAL.
-void RegisterTelemetry(const fp::Tables* tables, const GlueStats* glue);
+void RegisterTelemetry(const fp::Tables* tables, uint32_t n_workers, const GlueStats* glue);
 
 }  // namespace kp::dpdk
