@@ -3,7 +3,7 @@
 //
 // API: `ClientHash(addr16)` and `SessionScore(client_hash, session_id)` are
 // the exact functions of docs/forwarding.md ("Backend pick"); `PickSession`
-// walks kite.sessions[0, n_sessions), asks `live(id, &session)` whether the
+// walks kite.sessions[0, n_sessions) for client address `client16`, asks `live(id, &session)` whether the
 // id's slot holds exactly that id in state LIVE (copying the session out),
 // and returns the highest-scoring id (ties to the lower index) or 0.
 // Header-only; constexpr hashes so tests can check them at compile time.
@@ -40,18 +40,30 @@ constexpr uint64_t SessionScore(uint64_t client_hash, uint32_t session_id) {
 }
 
 // `live` is bool(uint32_t id, kp_session* out).  Returns the picked session
-// id (with *out filled) or 0 when no candidate is live.
+// id (with *out filled) or 0 when no candidate is live.  Scores are computed
+// only once a second live candidate shows up: with one live session (the
+// common case) no hashing is done, and the result is the same.
 template <typename LiveFn>
-inline uint32_t PickSession(const kp_kite& kite, uint64_t client_hash, LiveFn&& live, kp_session* out) {
+inline uint32_t PickSession(const kp_kite& kite, const uint8_t* client16, LiveFn&& live, kp_session* out) {
   uint32_t best = 0;
-  uint64_t best_score = 0;
+  uint64_t best_score = 0, client_hash = 0;
+  bool hashed = false;
   uint32_t n = kite.n_sessions < KP_MAX_KITE_SESSIONS ? kite.n_sessions : KP_MAX_KITE_SESSIONS;
   kp_session tmp;
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t id = kite.sessions[i];
-    if (id == 0 || !live(id, &tmp)) continue;
+    if (id == 0 || !live(id, best == 0 ? out : &tmp)) continue;
+    if (best == 0) {
+      best = id;
+      continue;
+    }
+    if (!hashed) {
+      client_hash = ClientHash(client16);
+      best_score = SessionScore(client_hash, best);
+      hashed = true;
+    }
     uint64_t score = SessionScore(client_hash, id);
-    if (best == 0 || score > best_score) {
+    if (score > best_score) {
       best = id;
       best_score = score;
       *out = tmp;

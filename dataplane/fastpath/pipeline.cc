@@ -77,13 +77,13 @@ void HandleKite(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out, uint6
     return;
   }
   const Parsed& p = w.p;
-  if (IsBogon(cfg, p.src)) return Drop(ctx, out, KP_DROP_BOGON_SOURCE, 0);
+  if (ctx.addrs.IsBogon(p.src)) return Drop(ctx, out, KP_DROP_BOGON_SOURCE, 0);
   if (cfg.state == KP_FE_CLOSED) return Drop(ctx, out, KP_DROP_LAME_DUCK_CLOSED, 0);
   const uint32_t id = w.kite_id;
   if (kite.state != KP_KITE_LIVE) return Drop(ctx, out, KP_DROP_KITE_DISABLED, id);
   kp_session sess;
   auto live = [&t](uint32_t sid, kp_session* s) { return t.ReadSession(sid, s) && s->state == KP_SESSION_LIVE; };
-  if (PickSession(kite, ClientHash(p.src), live, &sess) == 0) return Drop(ctx, out, KP_DROP_KITE_NO_SESSION, id);
+  if (PickSession(kite, p.src, live, &sess) == 0) return Drop(ctx, out, KP_DROP_KITE_NO_SESSION, id);
   kp_kite_police& police = ctx.police[id];
   if (!QuotaAllows(kite, police, ctx.credit[id])) return Drop(ctx, out, KP_DROP_QUOTA_EXHAUSTED, id);
   kp_drop_reason r = PoliceRate(kite, cfg.n_workers, police, p.payload_len, now_ns);
@@ -124,7 +124,7 @@ kp_drop_reason CheckTunnel(const WorkerContext& ctx, const Parsed& p, const uint
   if (!t.ReadKite(f.kite_id, kite) || !KiteServedBy(*kite, f.session_id)) return KP_DROP_TUN_KITE_NOT_IN_SESSION;
   *kite_for_counters = f.kite_id;
   if (kite->key.family != f.client_family) return KP_DROP_TUN_BAD_FAMILY;
-  if (IsBogon(cfg, f.client_addr)) return KP_DROP_TUN_BOGON_CLIENT;
+  if (ctx.addrs.IsBogon(f.client_addr)) return KP_DROP_TUN_BOGON_CLIENT;
   return KP_DROP_NONE;
 }
 
@@ -170,7 +170,7 @@ void ParseAndClassify(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out)
   if (pr.status == ParseStatus::kDrop) return Drop(ctx, out, pr.reason, 0);
   if (pr.status == ParseStatus::kException)
     return ToKernel(ctx, out, pr.fragment ? KP_CTR_FRAGMENT_PKTS : KP_CTR_MAX);
-  if (IsTunnelFrame(ctx.config, w.p)) {
+  if (IsTunnelFrame(ctx.config, ctx.addrs, w.p)) {
     w.kind = Kind::kTunnel;
     if (w.p.payload_len >= sizeof(kp_data_hdr)) {
       const uint8_t* hdr = pkt.data() + w.p.payload_off;
@@ -226,12 +226,14 @@ void InitWorkerContext(WorkerContext& ctx, Tables& tables, uint32_t core) {
   ctx.kite_ctrs = tables.KiteCountersOf(core);
   ctx.ctrs = tables.CountersOf(core);
   ctx.config_seq = tables.ReadConfig(&ctx.config);
+  ctx.addrs.Build(ctx.config);
   ctx.config_valid = true;
 }
 
 uint32_t ProcessBurst(WorkerContext& ctx, std::span<PacketBuf> pkts, std::span<Outcome> outcomes, uint64_t now_ns) {
   if (!ctx.config_valid || ctx.tables->ConfigSeq() != ctx.config_seq) {
     ctx.config_seq = ctx.tables->ReadConfig(&ctx.config);
+    ctx.addrs.Build(ctx.config);
     ctx.config_valid = true;
   }
   size_t n = pkts.size() < outcomes.size() ? pkts.size() : outcomes.size();

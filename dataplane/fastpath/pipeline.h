@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <span>
 
+#include "classify.h"
 #include "counters.h"
 #include "packet.h"
 #include "tables.h"
@@ -46,6 +47,7 @@ struct alignas(64) WorkerContext {
   kp_kite_counters* kite_ctrs = nullptr;   // indexed by kite id
   CoreCounters* ctrs = nullptr;
   kp_config config = {};  // private copy, read without synchronisation
+  AddrMatcher addrs;      // `config`'s own addresses and bogons, compiled
 };
 
 // Binds `ctx` to core `core` (< tables.sizes().n_workers).

@@ -26,14 +26,22 @@ uint32_t NextPow2(uint64_t v) {
 }  // namespace
 
 Mapping::~Mapping() {
-  if (addr_ != nullptr) munmap(addr_, len_);
+  if (base_ != nullptr) munmap(base_, len_);
 }
 
 bool Mapping::Map(size_t bytes) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  // Ask for transparent huge pages (2 MiB): a million kites spread over 4 KiB
+  // pages would cost a TLB miss on top of each cache miss.  Over-allocate so
+  // the start can be 2 MiB aligned; the slack stays mapped and unused.
+  constexpr size_t kHuge = size_t{2} << 20;
+  size_t len = bytes + kHuge;
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return false;
-  addr_ = p;
-  len_ = bytes;
+  base_ = p;
+  len_ = len;
+  uintptr_t aligned = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  addr_ = reinterpret_cast<void*>(aligned);
+  madvise(addr_, bytes, MADV_HUGEPAGE);  // advisory: failure is harmless
   return true;
 }
 

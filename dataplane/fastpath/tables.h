@@ -57,10 +57,10 @@ class Mapping {
   // Maps `bytes` zero-filled bytes; false on failure.
   bool Map(size_t bytes);
   void* get() const { return addr_; }
-  size_t size() const { return len_; }
 
  private:
-  void* addr_ = nullptr;
+  void* base_ = nullptr;  // what mmap returned
+  void* addr_ = nullptr;  // 2 MiB aligned start inside it
   size_t len_ = 0;
 };
 

@@ -245,10 +245,10 @@ void BM_Classify(benchmark::State& state) {
   Parsed p;
   Parse(frame.data(), static_cast<uint32_t>(frame.size()), &p);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(IsTunnelFrame(b.ctx.config, p));
+    benchmark::DoNotOptimize(IsTunnelFrame(b.ctx.config, b.ctx.addrs, p));
     kp_kite_key k = KiteKeyOf(p);
     benchmark::DoNotOptimize(Tables::HashKey(k));
-    benchmark::DoNotOptimize(IsBogon(b.ctx.config, p.src));
+    benchmark::DoNotOptimize(b.ctx.addrs.IsBogon(p.src));
   }
   SetRates(state, state.iterations());
 }
@@ -325,7 +325,7 @@ void BM_BackendPick(benchmark::State& state) {
   };
   for (auto _ : state) {
     client[15]++;
-    benchmark::DoNotOptimize(PickSession(k, ClientHash(client), live, &s));
+    benchmark::DoNotOptimize(PickSession(k, client, live, &s));
   }
   SetRates(state, state.iterations());
 }

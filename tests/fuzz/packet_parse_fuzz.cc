@@ -33,6 +33,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       kp_kite_key key = KiteKeyOf(p);
       volatile uint64_t h = Tables::HashKey(key);
       volatile bool bogon = IsBogon(cfg, p.src);
+      static const AddrMatcher m = [] {
+        AddrMatcher a;
+        a.Build(kp::fuzz::FuzzConfig());
+        return a;
+      }();
+      FuzzAssert(m.IsBogon(p.src) == bogon && m.IsBogon(p.dst) == IsBogon(cfg, p.dst), "matcher agrees");
+      FuzzAssert(IsTunnelFrame(cfg, m, p) == tunnel, "tunnel matcher agrees");
       (void)tunnel;
       (void)h;
       (void)bogon;

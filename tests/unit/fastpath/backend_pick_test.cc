@@ -44,24 +44,27 @@ kp_kite KiteWith(std::initializer_list<uint32_t> ids) {
   return k;
 }
 
-uint64_t HashOf(uint32_t client) {
+struct Client {
   uint8_t a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  a[12] = static_cast<uint8_t>(client >> 24);
-  a[13] = static_cast<uint8_t>(client >> 16);
-  a[14] = static_cast<uint8_t>(client >> 8);
-  a[15] = static_cast<uint8_t>(client);
-  return ClientHash(a);
-}
+  explicit Client(uint32_t v4) {
+    a[12] = static_cast<uint8_t>(v4 >> 24);
+    a[13] = static_cast<uint8_t>(v4 >> 16);
+    a[14] = static_cast<uint8_t>(v4 >> 8);
+    a[15] = static_cast<uint8_t>(v4);
+  }
+};
 
 TEST(BackendPick, PicksHighestScoreAndSkipsDead) {
   kp_kite k = KiteWith({11, 22, 33});
   FakeSessions live{{11, 22, 33}};
   kp_session s;
-  uint64_t ch = HashOf(0xc0000201);
+  Client cl(0xc0000201);
+  const uint8_t* ch = cl.a;
+  uint64_t h = ClientHash(ch);
   uint32_t best = 0;
   uint64_t best_score = 0;
   for (uint32_t id : {11u, 22u, 33u})
-    if (SessionScore(ch, id) > best_score) best_score = SessionScore(ch, id), best = id;
+    if (SessionScore(h, id) > best_score) best_score = SessionScore(h, id), best = id;
   EXPECT_EQ(PickSession(k, ch, live, &s), best);
   EXPECT_EQ(s.session_id, best);
   live.live.erase(best);
@@ -81,7 +84,8 @@ TEST(BackendPick, RemovingASessionMovesOnlyItsClients) {
   kp_session s;
   std::map<uint32_t, int> spread;
   for (uint32_t c = 0; c < 4000; ++c) {
-    uint64_t ch = HashOf(0x0a000000 + c * 7919);
+    Client cl(0x0a000000 + c * 7919);
+    const uint8_t* ch = cl.a;
     uint32_t before = PickSession(k, ch, all, &s);
     uint32_t after = PickSession(k, ch, without, &s);
     spread[before]++;
@@ -90,6 +94,35 @@ TEST(BackendPick, RemovingASessionMovesOnlyItsClients) {
     }
   }
   for (auto& [id, n] : spread) EXPECT_GT(n, 700) << id;  // roughly even: 1000 each
+}
+
+TEST(BackendPick, LazyScoringEqualsBruteForce) {
+  uint32_t x = 99;
+  for (int round = 0; round < 2000; ++round) {
+    kp_kite k{};
+    FakeSessions live;
+    k.n_sessions = static_cast<uint8_t>(1 + round % KP_MAX_KITE_SESSIONS);
+    for (uint32_t i = 0; i < k.n_sessions; ++i) {
+      x = x * 1103515245 + 12345;
+      k.sessions[i] = (x >> 8) & 0xffffff;
+      if ((x >> 3) % 3 != 0) live.live.insert(k.sessions[i]);
+    }
+    Client cl(x);
+    uint64_t h = ClientHash(cl.a);
+    uint32_t want = 0;
+    uint64_t want_score = 0;
+    for (uint32_t i = 0; i < k.n_sessions; ++i) {
+      uint32_t id = k.sessions[i];
+      if (id == 0 || !live.live.count(id)) continue;
+      uint64_t sc = SessionScore(h, id);
+      if (want == 0 || sc > want_score) want = id, want_score = sc;
+    }
+    kp_session s;
+    ASSERT_EQ(PickSession(k, cl.a, live, &s), want) << round;
+    if (want != 0) {
+      ASSERT_EQ(s.session_id, want);
+    }
+  }
 }
 
 }  // namespace
