@@ -165,6 +165,16 @@ absl::StatusOr<Kite*> Registry::KiteFor(const std::string& name, const Admission
       *fail_text = "kite table full";
       return absl::ResourceExhaustedError(*fail_text);
     }
+    auto acc = policy_->config().accounts.find(a.account);
+    if (acc != policy_->config().accounts.end() && acc->second.max_kites > 0) {
+      uint32_t n = 0;
+      for (const auto& [id, other] : kites_) n += other.account == a.account;
+      if (n >= acc->second.max_kites) {
+        *fail_code = KP_RESULT_REFUSED_BY_POLICY;
+        *fail_text = absl::StrCat("account ", a.account, " has its ", n, " kites");
+        return absl::ResourceExhaustedError(*fail_text);
+      }
+    }
     auto ep = ports_->Allocate(a.port);
     if (!ep.ok() && a.port != 0 && !absl::IsResourceExhausted(ep.status())) ep = ports_->Allocate(0);
     if (!ep.ok()) {

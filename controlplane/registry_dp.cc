@@ -13,6 +13,8 @@
 namespace kp::cp {
 namespace {
 
+constexpr uint64_t kTxSeqSkipOnRecover = 1000;
+
 std::vector<uint8_t> U64Bytes(uint64_t v) {
   std::vector<uint8_t> b(8);
   std::memcpy(b.data(), &v, 8);
@@ -205,6 +207,9 @@ absl::Status Registry::Recover(uint64_t now_s) {
     // The connector could not reach us while we were down: give it a full
     // dead-peer interval from now before declaring it dead.
     s.last_rx = std::max(s.last_rx, now_s);
+    // Notices sent after the last persisted message may have used higher
+    // seqs: skip ahead so the connector's replay window never drops ours.
+    s.tx_seq += kTxSeqSkipOnRecover;
     for (uint32_t kid : std::set<uint32_t>(s.kites)) {
       auto it = kites_.find(kid);
       if (it == kites_.end()) {
