@@ -165,10 +165,23 @@ def cmd_forge(a):
         if data == marker:
             break
     leaked = [g for g in got if g != marker]
+    # Positive control: the captured frame replayed unchanged from the real
+    # connector's address is valid and must reach this socket, which proves
+    # the check above could have seen a leak.
+    control = b"VALID-REPLAY"
+    send(IP(src=conn, dst=fe) / UDP(sport=cport, dport=tport) / forged(frame, sid, False, control),
+         verbose=False)
+    control_seen = False
+    deadline = time.monotonic() + a.timeout
+    while time.monotonic() < deadline and not control_seen:
+        r, _, _ = select.select([listen], [], [], 0.1)
+        if r:
+            control_seen = listen.recvfrom(65536)[0] == control
     result = {"sent_per_kind": a.count, "echo_seen": marker in got,
-              "leaked": [g[:40].decode(errors="replace") for g in leaked]}
+              "leaked": [g[:40].decode(errors="replace") for g in leaked],
+              "valid_replay_delivered": control_seen}
     print(json.dumps(result))
-    return 0 if marker in got and not leaked else 1
+    return 0 if marker in got and not leaked and control_seen else 1
 
 
 def find_key(node, key, out):

@@ -29,7 +29,23 @@ shift
 checks=("$@")
 ((${#checks[@]})) || checks=(traffic auth forged headless)
 
-fail() { kp_log "FAIL [$mode]: $*"; exit 1; }
+fail() { kp_log "FAIL [$mode]: $*"; diagnose >&2 || true; exit 1; }
+
+# Where datagrams die: fast-path drops, socket buffer overflows, veth XDP errors.
+diagnose() {
+  local r
+  echo "----- diagnosis"
+  [[ -S ${KP_MGMT_SOCK:-/nonexistent} ]] && kp_kitectl -j stats 2>/dev/null | "$KP_PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+print("fast path:", d.get("global"))
+print("drops:", {k: v for k, v in d.get("drops", {}).items() if v})' || true
+  for r in client backend nat router frontend; do
+    echo "$r: $(kp_in "$r" nstat -az 2>/dev/null | awk '$1 ~ /UdpRcvbufErrors|UdpInErrors|UdpSndbufErrors|IpInDiscards|IpOutDiscards/ && $2 != 0 {printf "%s=%s ", $1, $2}')"
+  done
+  echo "frontend eth0: $(kp_in frontend ethtool -S eth0 2>/dev/null | awk '/xdp|drops/ && $2 != 0' | tr -s ' \n' ' ')"
+  echo "router to-fe: $(kp_in router ethtool -S to-fe 2>/dev/null | awk '/xdp|drops/ && $2 != 0' | tr -s ' \n' ' ')"
+}
 pass() { kp_log "ok [$mode]: $*"; }
 
 kp_require_root
@@ -88,8 +104,16 @@ check_auth() {
     || fail "no 'name taken' refusal for echo-a in $logb"
   local line
   line=$(grep -i "echo-a.*name taken" "$logb" | head -n1)
-  [[ $line == *"$KP_NAT_OUT"* || $line == *"owner"* || $line == *"by "* ]] \
-    || fail "refusal does not name the owner: $line"
+  # The owner is connector a's session: its id (decimal or hex) must be named.
+  local owner owner_hex
+  owner=$(kp_kitectl -j sessions | "$KP_PY" -c '
+import json, sys
+for s in json.load(sys.stdin).get("sessions", []):
+    if "echo-a" in s.get("kites", []):
+        print(s["session_id"]); break') || fail "no session holds echo-a"
+  owner_hex=$(printf '0x%08x' "$owner")
+  [[ $line == *"$owner"* || $line == *"$owner_hex"* ]] \
+    || fail "refusal does not name the owner session $owner ($owner_hex): $line"
   pass "second connector refused: $line"
   out=$(kp_load "$KITE_A_ADDR" "$KITE_A_PORT" 200 1000 64,512) || fail "echo-a after the takeover attempt: $out"
   pass "echo-a unaffected by the takeover attempt: $out"

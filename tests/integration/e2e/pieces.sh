@@ -186,7 +186,13 @@ kp_counter() {
   kp_kitectl -j stats | "$KP_PY" "$KP_HELPER" json-find "$key" | head -n1
 }
 
-# kp_load ROLE DST_ADDR DST_PORT COUNT RATE SIZES : drives traffic from every
+# At most this many datagrams in flight: the connector's sockets keep the
+# default receive buffer (about 200 KB), which a burst queued behind a CPU
+# stall of a few hundred ms on a busy machine overflows (UdpRcvbufErrors in the
+# backend).  Bounding what is in flight keeps "lost" meaning "the relay lost it".
+KP_LOAD_WINDOW=${KP_LOAD_WINDOW:-64}
+
+# kp_load DST_ADDR DST_PORT COUNT RATE SIZES : drives traffic from every
 # client address and checks every datagram is echoed intact (kp-loadgen when
 # built, else the Python roundtrip).  Prints the JSON summary.
 kp_load() {
@@ -194,7 +200,7 @@ kp_load() {
   if [[ -n $KP_BIN_kp_loadgen ]]; then
     for a in "${KP_CLIENT_ADDRS[@]}"; do src_args+=(--bind "$a"); done
     kp_in client "$KP_BIN_kp_loadgen" --target "$dst:$port" "${src_args[@]}" --count "$count" \
-      --pps "$rate" --sizes "$sizes" --timeout 3 --max-loss 0 -j
+      --pps "$rate" --window "$KP_LOAD_WINDOW" --sizes "$sizes" --timeout 3 --max-loss 0 -j
   else
     for a in "${KP_CLIENT_ADDRS[@]}"; do src_args+=(--src "$a"); done
     kp_in client "$KP_PY" "$KP_HELPER" roundtrip --dst "$dst:$port" "${src_args[@]}" \
