@@ -23,6 +23,8 @@ using namespace kp::connector::fake;
 
 namespace {
 
+constexpr int kFlows = 16;
+
 void EchoLoop(int fd, std::atomic<bool>* stop) {
   constexpr int kBatch = 32;
   std::vector<uint8_t> buf(kBatch * 2048);
@@ -67,7 +69,7 @@ int main() {
   bool ok = fe.Register().has_value();
   double secs = 0;
   if (ok) {
-    constexpr int kFlows = 16, kWindow = 256, kBatch = 32;
+    constexpr int kWindow = 256, kBatch = 32;
     std::vector<Bytes> frames;
     for (int f = 0; f < kFlows; ++f) {
       Bytes b = DataFrame(fe.session_id(), 100, std::string(64, 'p'));
