@@ -187,9 +187,16 @@ kp_topo_up() {
   done
   ip -n "$(kp_ns client)" route add default via "$KP_RT_CL"
 
-  ip -n "$(kp_ns frontend)" addr add "$KP_FE_ADDR/24" dev eth0
-  for a in "${KP_KITE_ADDRS[@]}"; do ip -n "$(kp_ns frontend)" addr add "$a/32" dev eth0; done
-  ip -n "$(kp_ns frontend)" route add default via "$KP_RT_FE"
+  # KP_FE_KERNEL_ADDRS=0 (DPDK mode): eth0 belongs to the DPDK port and gets
+  # no address; the data plane puts them on its exception interface instead
+  # (kp_frontend_route adds the default route once that interface exists).
+  if [[ ${KP_FE_KERNEL_ADDRS:-1} == 1 ]]; then
+    ip -n "$(kp_ns frontend)" addr add "$KP_FE_ADDR/24" dev eth0
+    for a in "${KP_KITE_ADDRS[@]}"; do ip -n "$(kp_ns frontend)" addr add "$a/32" dev eth0; done
+    ip -n "$(kp_ns frontend)" route add default via "$KP_RT_FE"
+  else
+    kp_in frontend ethtool -K eth0 rx off tx off >/dev/null 2>&1 || true
+  fi
 
   ip -n "$(kp_ns nat)" addr add "$KP_NAT_OUT/24" dev out
   ip -n "$(kp_ns nat)" addr add "$KP_NAT_IN/24" dev in
@@ -238,7 +245,11 @@ EOF
 }
 
 kp_topo_reachable() {
-  kp_in client ping -c1 -W1 "$KP_FE_ADDR" && kp_in backend ping -c1 -W1 "$KP_FE_ADDR"
+  if [[ ${KP_FE_KERNEL_ADDRS:-1} == 1 ]]; then
+    kp_in client ping -c1 -W1 "$KP_FE_ADDR" && kp_in backend ping -c1 -W1 "$KP_FE_ADDR"
+  else
+    kp_in client ping -c1 -W1 "$KP_RT_FE" && kp_in backend ping -c1 -W1 "$KP_RT_FE"
+  fi
 }
 
 # Builds a directory with every kiteplane binary it finds under BUILD_DIR;

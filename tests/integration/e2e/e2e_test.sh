@@ -52,6 +52,8 @@ kp_require_root
 kp_find_bins "$build"
 missing=$(kp_missing_pieces "$mode") || kp_skip "$mode: pieces not built yet: $missing"
 
+# DPDK mode owns eth0 of the front-end: its addresses live on the exception tap.
+[[ $mode == dpdk ]] && KP_FE_KERNEL_ADDRS=0
 kp_topo_init "e$$"
 kp_pieces_init "$build"
 kp_topo_up
@@ -156,8 +158,19 @@ check_forged() {
   done
 }
 
+# Session id that carries kite NAME, from kitectl sessions.
+session_of() {
+  kp_kitectl -j sessions | "$KP_PY" -c '
+import json, sys
+for s in json.load(sys.stdin).get("sessions", []):
+    if sys.argv[1] in s.get("kites", []):
+        print(s["session_id"]); sys.exit(0)
+sys.exit(1)' "$1"
+}
+
 check_headless() {
-  local out load_pid
+  local out load_pid sid_before sid_after
+  sid_before=$(session_of echo-a) || fail "no session carries echo-a"
   kp_kill "$KP_CP_PID" KILL
   pass "control plane killed with SIGKILL (pid $KP_CP_PID)"
   out=$(kp_load "$KITE_A_ADDR" "$KITE_A_PORT" 3000 1000 64,512,1400) || fail "traffic while headless: $out"
@@ -170,7 +183,9 @@ check_headless() {
   for k in "${KP_KITES_GOOD[@]}"; do
     kp_wait_for 30 "kite $k back in kitectl" kp_kite_live "$k" || fail "kite $k missing after restart"
   done
-  pass "kitectl views restored after restart"
+  sid_after=$(session_of echo-a) || fail "no session carries echo-a after the restart"
+  [[ $sid_after == "$sid_before" ]] || fail "echo-a moved from session $sid_before to $sid_after"
+  pass "kitectl views restored after restart (echo-a still on session $sid_after)"
   wait "$load_pid" || fail "datagrams lost across the restart: $(cat "$KP_LOGDIR/restart-load.json")"
   pass "no drop across the restart: $(tail -n1 "$KP_LOGDIR/restart-load.json")"
 }

@@ -108,12 +108,26 @@ kp_start_dataplane() {
         sh "$KP_BIN_kiteplane_dataplane" xdp --iface eth0 --ctl-socket "$KP_DP_SOCK"
       ;;
     dpdk)
-      kp_spawn frontend dataplane "$KP_BIN_kiteplane_dataplane" dpdk --iface eth0 --ctl-socket "$KP_DP_SOCK" \
-        --file-prefix "kp$KP_RUN"
+      # net_af_packet on eth0 (no address there: see KP_FE_KERNEL_ADDRS), the
+      # front-end and kite addresses on the tap exception interface kp0.
+      local addrs="$KP_FE_ADDR/24" a gw_mac
+      for a in "${KP_KITE_ADDRS[@]}"; do addrs+=",$a/32"; done
+      gw_mac=$(kp_in router cat /sys/class/net/to-fe/address)
+      kp_spawn frontend dataplane "$KP_BIN_kiteplane_dataplane" -l 0,1 --no-huge --no-pci -m 512 \
+        "--file-prefix=kp$KP_RUN" --log-level='*:warning' \
+        --vdev "net_af_packet0,iface=eth0" -- \
+        --ctl-socket "$KP_DP_SOCK" --addr4 "$addrs" --tunnel-ports "$KP_TUNNEL_PORT,$KP_TUNNEL_PORT2" \
+        --gateway-mac "$gw_mac" --exception tap --exception-iface kp0
       ;;
   esac
   KP_DP_PID=$KP_LAST_PID
-  kp_wait_for 30 "data plane control socket $KP_DP_SOCK" test -S "$KP_DP_SOCK" || return 1
+  kp_wait_for 60 "data plane control socket $KP_DP_SOCK" test -S "$KP_DP_SOCK" || return 1
+  if [[ $mode == dpdk ]]; then
+    kp_wait_for 20 "exception interface kp0" kp_in frontend ip link show kp0 || return 1
+    ip -n "$(kp_ns frontend)" route replace default via "$KP_RT_FE" dev kp0 || return 1
+    kp_wait_for 20 "front-end reachable through the exception path" \
+      kp_in client ping -c1 -W1 "$KP_FE_ADDR" || return 1
+  fi
 }
 
 kp_start_controlplane() {
