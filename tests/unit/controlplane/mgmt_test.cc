@@ -3,6 +3,8 @@
 // the metrics text: names from kp_counters.h, drops by reason as a label,
 // build info, and the bound on per-kite series (top N by traffic, the rest
 // summed into kite="_other").
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -158,10 +160,40 @@ TEST(Metrics, NamesLabelsAndSeriesBound) {
 }
 
 TEST(Metrics, ServerServesPublishedText) {
-  auto srv = MetricsServer::Start("127.0.0.1:0");
-  // Port 0 is refused by the parser: a real port is required.
-  EXPECT_FALSE(srv.ok());
-  EXPECT_FALSE(MetricsServer::Start("example.com:9").ok());
+  EXPECT_FALSE(MetricsServer::Start("127.0.0.1:0").ok());  // a real port is required
+  EXPECT_FALSE(MetricsServer::Start("example.com:9").ok());  // an address, not a name
+  // Find a free loopback port, then serve on it.
+  int probe = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = ntohs(a.sin_port);
+  close(probe);
+  auto srv = MetricsServer::Start("127.0.0.1:" + std::to_string(port));
+  ASSERT_TRUE(srv.ok()) << srv.status();
+  (*srv)->Publish("kiteplane_test_total 7\n");
+  auto get = [&](const std::string& path) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    std::string req = "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n";
+    EXPECT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    close(fd);
+    return out;
+  };
+  std::string r = get("/metrics");
+  EXPECT_THAT(r, HasSubstr("200"));
+  EXPECT_THAT(r, HasSubstr("text/plain; version=0.0.4"));
+  EXPECT_THAT(r, HasSubstr("kiteplane_test_total 7"));
+  EXPECT_THAT(get("/other"), HasSubstr("404"));
 }
 
 }  // namespace
