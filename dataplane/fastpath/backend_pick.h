@@ -7,7 +7,9 @@
 // id's slot holds exactly that id in state LIVE (copying the session out),
 // and returns the highest-scoring id (ties to the lower index) or 0.
 // Header-only; constexpr hashes so tests can check them at compile time.
-// Measured cost (tests/bench): ~3 ns per candidate session plus its lookup.
+// Measured (fastpath_bench, loaded 2-core VM, median CPU time of 5 runs):
+// 16 ns with one live session (a seqlocked session read, no hashing), 71 ns
+// with four (four session reads and five fmix64-based scores).
 #pragma once
 
 #include <cstdint>

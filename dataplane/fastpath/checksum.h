@@ -8,8 +8,8 @@
 // buffer, `CsumFold` folds to 16 bits, `CsumSub` removes a folded partial sum,
 // and the Udp* helpers add the IPv4/IPv6 pseudo-headers.  Header-only, no
 // branches on data beyond length.
-// Measured cost (tests/bench, this 2-core VM): ~4 ns for a 20-byte IPv4
-// header, ~10 ns for 64 bytes, ~70 ns for 1400 bytes.
+// Measured (fastpath_bench, loaded 2-core VM, median CPU time of 5 runs):
+// 3.6 ns for 20 bytes, 7.0 ns for 64 bytes, 85 ns for 1400 bytes.
 #pragma once
 
 #include <cstddef>

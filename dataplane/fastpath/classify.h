@@ -9,6 +9,9 @@
 // 4 step 7.  Header-only, reads the caller's private copy of the config.
 // `AddrMatcher` is the same tests compiled per config for the per-packet path
 // (the plain functions are the readable reference, checked equal by tests).
+// Measured (fastpath_bench, loaded 2-core VM, median CPU time of 5 runs):
+// tunnel test + kite key hash + bogon check with the matcher: 21 ns (46 ns
+// with the byte-loop reference functions).
 #pragma once
 
 #include <cstdint>

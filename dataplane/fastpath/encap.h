@@ -11,8 +11,10 @@
 // next hop (`L2Out`); the writers cannot fail.  `FlowCookie` is the cookie
 // over kp_data_hdr bytes [8, 32).  The UDP checksum reuses the payload sum
 // computed by the parser, so the payload is read once per packet.
-// Measured cost (tests/bench, 18-byte payload): encap ~25 ns incl. cookie,
-// decap ~12 ns (cookie verify is counted in the pipeline, ~9 ns).
+// Measured (fastpath_bench, loaded 2-core VM, median CPU time of 5 runs):
+// writing the headers: encap 63 ns including the cookie, decap 36 ns (both
+// include re-copying the 42/82-byte input head; the decap cookie check is in
+// the pipeline).
 #pragma once
 
 #include <cstdint>

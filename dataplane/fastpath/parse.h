@@ -8,8 +8,9 @@
 // IPv4-mapped IPv6).  `payload_sum` is the one's complement sum of the UDP
 // payload (host-order accumulator, see checksum.h), reused by encap/decap so
 // the payload is summed once per packet.
-// Measured cost (tests/bench, 18-byte payload): ~12 ns IPv4, ~14 ns IPv6,
-// including the UDP checksum verification.
+// Measured (fastpath_bench, loaded 2-core VM, median CPU time of 5 runs):
+// 32 ns for an IPv4 client datagram (18-byte payload), 39 ns for a tunnel
+// DATA frame (58-byte UDP payload), UDP checksum verification included.
 #pragma once
 
 #include <cstdint>

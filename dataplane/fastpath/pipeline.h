@@ -16,9 +16,11 @@
 // entries and per-core state between passes.  No allocation, locks,
 // syscalls, exceptions or logging.  The caller must report quiescence (RCU)
 // between bursts, never inside one.
-// Measured cost (tests/bench, 2-core VM, 18-byte payloads, medians):
-// see docs/performance.md "Fast-path core"; encap ~75 ns/packet and
-// decap ~70 ns/packet with 1 kite.
+// Measured (fastpath_bench, loaded 2-core VM, median CPU time of 5 runs):
+// whole ProcessBurst, 18-byte payloads, bursts of 32: encap 186 ns/packet
+// and decap 181 ns/packet with 1 kite (1,314 / 1,443 instructions per
+// packet under callgrind); with 1,000,000 kites and a random kite per packet
+// encap 562-792 ns and decap 243-380 ns (two runs).
 #pragma once
 
 #include <cstdint>

@@ -9,7 +9,8 @@
 // would overflow).  `AccountBytes` adds quota usage.  Police state is written
 // only by its own core; used_bytes is also read by the control thread, so it
 // moves through Bump().  Header-only.
-// Measured cost (tests/bench): ~3 ns for a rated kite, <1 ns unrated.
+// Measured (fastpath_bench, loaded 2-core VM, median CPU time of 5 runs):
+// quota + rate 5.3 ns for a rated kite, 1.2 ns unrated.
 #pragma once
 
 #include <atomic>

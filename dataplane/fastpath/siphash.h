@@ -9,7 +9,8 @@
 // paper's appendix vector and the reference implementation's vector table
 // (tests/unit/fastpath/siphash_test.cc).  Header-only so the compiler can
 // inline it into the per-packet loop.
-// Measured cost (tests/bench, this VM): ~9 ns per 24-byte cookie.
+// Measured (fastpath_bench, loaded 2-core VM, median CPU time of 5 runs):
+// 19 ns per 24-byte cookie (~200 instructions).
 #pragma once
 
 #include <cstddef>
