@@ -28,6 +28,12 @@ uint64_t MonoNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+uint64_t ThreadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 uint32_t Be32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
@@ -183,6 +189,7 @@ int WorkerMain(void* arg) {
   uint64_t bench_left = w.bench.packets;
   uint32_t cursor = 0;
   const uint64_t t0 = rte_rdtsc();
+  const uint64_t cpu0 = ThreadCpuNs();
   while (!w.stop->load(std::memory_order_relaxed)) {
     const uint16_t n = Receive(w, m, &bench_left, &cursor);
     if (n != 0) ForwardBurst(w, m, n);
@@ -192,6 +199,7 @@ int WorkerMain(void* arg) {
   }
   if (w.bench.n_frames != 0) {
     w.stats->bench_cycles.fetch_add(rte_rdtsc() - t0, std::memory_order_relaxed);
+    w.stats->bench_cpu_ns.fetch_add(ThreadCpuNs() - cpu0, std::memory_order_relaxed);
     w.stats->bench_packets.fetch_add(w.bench.packets - bench_left, std::memory_order_relaxed);
   }
   rte_rcu_qsbr_thread_offline(w.qsbr, w.index);

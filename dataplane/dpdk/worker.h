@@ -32,6 +32,7 @@ struct alignas(64) GlueStats {
   std::atomic<uint64_t> kernel_tx_dropped{0};
   std::atomic<uint64_t> bench_cycles{0};        // bench mode: TSC cycles in the loop
   std::atomic<uint64_t> bench_packets{0};
+  std::atomic<uint64_t> bench_cpu_ns{0};        // bench mode: worker thread CPU time
 };
 
 // Benchmark source: frames synthesised from templates instead of RX.
