@@ -144,3 +144,58 @@ TEST(Registry, ConfigEntryCarriesAddressesPortsAndKeys) {
 
 }  // namespace
 }  // namespace kp::cp
+
+namespace kp::cp {
+namespace {
+
+TEST(Registry, QuotaExhaustionDisablesOnlyThatKite) {
+  // acme's quota is 100,000 bytes per day; game.acme and voip.acme share the session.
+  Rig rig(":memory:", "function on_session_down(ev) downs = (downs or 0) + 1 end\n");
+  Session& a = **rig.reg->AddSession(NewSession(*rig.reg, "198.51.100.7", 40000));
+  uint32_t game = rig.reg->Claim(a, ClaimFor(a, "game.acme", "game-secret"), 1000).kite_id;
+  uint32_t voip = rig.reg->Claim(a, ClaimFor(a, "voip.acme", "voip-secret"), 1000).kite_id;
+  rig.dp.used[game] = 50'000;
+  rig.reg->QuotaTick(1001);
+  EXPECT_EQ(rig.dp.kites[game].state, KP_KITE_LIVE);
+  uint64_t granted = rig.dp.granted[game];
+  EXPECT_GT(granted, 0u);
+  EXPECT_LE(granted, 100'000u / 2 + rig.policy->config().limits.lease_bytes);  // per-core cap
+  rig.dp.used[game] = 100'500;
+  rig.reg->QuotaTick(1002);
+  EXPECT_EQ(rig.dp.kites[game].state, KP_KITE_DISABLED);
+  EXPECT_EQ(rig.dp.kites[voip].state, KP_KITE_LIVE);  // only the kite pays
+  EXPECT_EQ(rig.dp.sessions.count(a.session_id), 1u);  // the tunnel stays up
+  ASSERT_FALSE(rig.reg->notices().empty());
+  const PendingNotice& n = rig.reg->notices().back();
+  EXPECT_EQ(n.notice.kind, KP_NOTICE_KITE_DISABLED);
+  EXPECT_EQ(n.notice.kite_id, game);
+  EXPECT_EQ(n.notice.arg, static_cast<uint32_t>(KP_RESULT_OUT_OF_QUOTA));
+  EXPECT_EQ(rig.reg->counters().quota_exhausted, 1u);
+  // Re-registering while out of quota says so.
+  EXPECT_EQ(rig.reg->Claim(a, ClaimFor(a, "game.acme", "game-secret"), 1003).code, KP_RESULT_OUT_OF_QUOTA);
+  // The next period re-enables it and tells the connector.
+  rig.reg->notices().clear();
+  rig.reg->QuotaTick(1000 + 86400 + 1);
+  EXPECT_EQ(rig.dp.kites[game].state, KP_KITE_LIVE);
+  ASSERT_FALSE(rig.reg->notices().empty());
+  EXPECT_EQ(rig.reg->notices().back().notice.kind, KP_NOTICE_KITE_ENABLED);
+  // on_session_down runs when the session ends.
+  rig.reg->EndSession(a.session_id, "test");
+  EXPECT_EQ(rig.policy->stats(Hook::kOnSessionDown).calls, 1u);
+}
+
+TEST(Registry, QuotaHookCanExtend) {
+  Rig rig(":memory:", "function on_quota_exhausted(ev) return { extra_bytes = 50000 } end\n");
+  Session& a = **rig.reg->AddSession(NewSession(*rig.reg, "198.51.100.7", 40000));
+  uint32_t game = rig.reg->Claim(a, ClaimFor(a, "game.acme", "game-secret"), 1000).kite_id;
+  rig.dp.used[game] = 100'500;
+  rig.reg->QuotaTick(1001);
+  EXPECT_EQ(rig.dp.kites[game].state, KP_KITE_LIVE);
+  EXPECT_EQ(rig.policy->stats(Hook::kOnQuotaExhausted).calls, 1u);
+  rig.dp.used[game] = 150'500;
+  rig.reg->QuotaTick(1002);  // the hook extends once more (it always does here)
+  EXPECT_EQ(rig.reg->FindKite("game.acme")->extra_bytes, 100'000u);
+}
+
+}  // namespace
+}  // namespace kp::cp
