@@ -134,6 +134,52 @@ TEST(ConnectorLoopbackTest, RegistersAndRelaysBothWays) {
   EXPECT_GE(c.heartbeats_sent, 1u);
 }
 
+bool HaveIpv6Loopback() {
+  UniqueFd fd(socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  return fd.valid() && bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+}
+
+TEST(ConnectorLoopbackTest, RelaysOverIpv6TunnelToIpv6Client) {
+  if (!HaveIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback (::1) here";
+  uint16_t svc_port = 0;
+  UniqueFd svc = UdpLoopback(&svc_port, /*v6=*/true);
+  FakeFrontend fe(/*v6=*/true);
+  Config cfg;
+  cfg.kites.push_back({"game.example", kSecret, *ParseHostPort(absl::StrCat("[::1]:", svc_port))});
+  cfg.frontends.push_back({"::1", {fe.port()}});
+  Running run;
+  Launch(run, cfg, {});
+  run.Start();
+  ASSERT_TRUE(fe.Register());
+  EXPECT_EQ(fe.peer().family, KP_AF_INET6);
+  Bytes data = DataFrame(fe.session_id(), 100, "ping6");
+  data[14] = KP_AF_INET6;  // client 2001:db8::77
+  std::fill(data.begin() + 16, data.begin() + 32, 0);
+  data[16] = 0x20;
+  data[17] = 0x01;
+  data[18] = 0x0d;
+  data[19] = 0xb8;
+  data[31] = 0x77;
+  SendTo(fe.fd(), data, fe.peer());
+  auto got = RecvFrom(svc.get(), 5000);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(std::string(got->first.begin(), got->first.end()), "ping6");
+  // Over an IPv6 tunnel the largest reply is mtu - 88 bytes.
+  SendTo(svc.get(), Bytes(1400 - 88 + 1, 'x'), got->second);
+  SendTo(svc.get(), Bytes(1400 - 88, 'y'), got->second);
+  auto reply = fe.WaitType(KP_MSG_DATA, 5000);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->size(), sizeof(kp_data_hdr) + 1400 - 88);
+  EXPECT_TRUE(std::equal(reply->begin() + 8, reply->begin() + 40, data.begin() + 8));
+  run.conn->RequestStop();
+  EXPECT_EQ(run.Join(), 0);
+  EXPECT_EQ(run.conn->counters().reply_too_big, 1u);
+  EXPECT_EQ(run.conn->counters().data_tx_packets, 1u);
+}
+
 TEST(ConnectorLoopbackTest, OnceGivesUpAfterEveryPortRefuses) {
   FakeFrontend fe1, fe2;
   Options opts;

@@ -28,15 +28,25 @@ using proto::Endpoint;
 
 inline constexpr const char* kSecret = "0123456789abcdef-game";
 
-inline UniqueFd UdpLoopback(uint16_t* port) {
-  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
-  *port = ntohs(a.sin_port);
+// A UDP socket bound to 127.0.0.1 (or ::1 when v6) on an ephemeral port.
+inline UniqueFd UdpLoopback(uint16_t* port, bool v6 = false) {
+  UniqueFd fd(socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_addr = in6addr_loopback;
+    len = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof *a;
+  }
+  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len), 0);
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
+  *port = ToEndpoint(reinterpret_cast<sockaddr*>(&ss)).port;
   return fd;
 }
 
@@ -60,7 +70,9 @@ inline void SendTo(int fd, const Bytes& b, const Endpoint& to) {
 
 class FakeFrontend {
  public:
-  FakeFrontend() : secrets_(proto::RandomKey(), proto::RandomKey()) { fd_ = UdpLoopback(&port_); }
+  explicit FakeFrontend(bool v6 = false) : secrets_(proto::RandomKey(), proto::RandomKey()) {
+    fd_ = UdpLoopback(&port_, v6);
+  }
   uint16_t port() const { return port_; }
   const Endpoint& peer() const { return peer_; }
   uint32_t session_id() const { return session_id_; }
