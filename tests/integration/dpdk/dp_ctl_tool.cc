@@ -5,9 +5,13 @@
 //       installs session 131073 toward the connector and kite 1 on it (IPv4),
 //       keeping the data plane's own addresses and tunnel ports
 //   dp_ctl_tool SOCK counters      prints non-zero global counters and drops
+//   dp_ctl_tool SOCK timing N      upserts N kites (ids 1..N), then times reading
+//                                  every kite's stats and dumping every kite
 #include <arpa/inet.h>
 
+#include <chrono>
 #include <cstdio>
+#include <vector>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -73,6 +77,41 @@ int PrintCounters(kp::ctl::Client* c) {
   return 0;
 }
 
+double Seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int Timing(kp::ctl::Client* c, uint32_t n) {
+  std::vector<kp_kite> kites(n);
+  for (uint32_t i = 0; i < n; i++) {
+    kp_kite& k = kites[i];
+    k.kite_id = i + 1;
+    k.key.family = KP_AF_INET;
+    k.key.addr[10] = k.key.addr[11] = 0xff;
+    k.key.addr[12] = 100;
+    k.key.addr[13] = 64;
+    k.key.addr[14] = static_cast<uint8_t>(i / 50000);
+    k.key.port = htons(static_cast<uint16_t>(10000 + i % 50000));
+    k.state = KP_KITE_LIVE;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  absl::Status st = c->UpsertKites(kites);
+  if (!st.ok()) {
+    std::fprintf(stderr, "upsert: %s\n", std::string(st.message()).c_str());
+    return 1;
+  }
+  std::printf("upsert %u kites: %.3f s\n", n, Seconds(t0));
+  uint32_t seen = 0;
+  t0 = std::chrono::steady_clock::now();
+  st = c->ForEachKiteStats(0, [&](const kp_ctl_kite_stats&) { seen++; });
+  std::printf("kite stats of %u kites: %.3f s (%s)\n", seen, Seconds(t0), st.ok() ? "ok" : "error");
+  seen = 0;
+  t0 = std::chrono::steady_clock::now();
+  st = c->ForEachKite(0, [&](const kp_kite&) { seen++; });
+  std::printf("dump of %u kites: %.3f s (%s)\n", seen, Seconds(t0), st.ok() ? "ok" : "error");
+  return seen == n ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,6 +127,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[2];
   if (cmd == "kite" && argc == 9) return InstallKite(c->get(), argv + 3);
   if (cmd == "counters") return PrintCounters(c->get());
+  if (cmd == "timing" && argc == 4) return Timing(c->get(), static_cast<uint32_t>(std::atoi(argv[3])));
   std::fprintf(stderr, "dp_ctl_tool: bad command\n");
   return 2;
 }
