@@ -157,7 +157,9 @@ absl::Status ApplyConfigFile(const std::string& path, AppOptions* o) {
     if (l.empty()) continue;
     const size_t sep = l.find_first_of(" \t=");
     const std::string name = l.substr(0, sep);
-    const std::string rest = sep == std::string::npos ? "" : l.substr(sep + 1);
+    std::string rest = sep == std::string::npos ? "" : l.substr(sep);
+    rest = std::string(absl::StripAsciiWhitespace(rest));  // "name value" or "name = value"
+    if (!rest.empty() && rest[0] == '=') rest = rest.substr(1);
     const std::string value(absl::StripAsciiWhitespace(rest));
     if (name == "config") {
       return absl::InvalidArgumentError(absl::StrCat(path, ":", lineno, ": config cannot nest"));

@@ -8,7 +8,7 @@
 # learnt from the kernel's neighbour table (--gateway-mac neigh); (3) a
 # datagram to a kite configured through the control socket comes out
 # encapsulated (DATA header, then the payload) at the connector's address;
-# (4) SIGTERM stops the process cleanly.
+# (4) SIGTERM stops the process cleanly; (5) the telemetry commands answer.
 # Usage: dpdk_netns_test.sh DATAPLANE_BIN DP_CTL_TOOL.  Exits 77 without root.
 set -euo pipefail
 dp_bin=$1
@@ -110,6 +110,15 @@ if ! ip netns exec "$ns_peer" "$py" "$tmp/conn.py"; then
   "$ctl_tool" "$sock" counters; cat "$tmp/dp.log"; exit 1
 fi
 "$ctl_tool" "$sock" counters | grep -q '^encap_packets' || { echo "FAIL: encap_packets not counted"; exit 1; }
+
+# (5) DPDK telemetry: the kite's counters through dpdk-telemetry.py.
+if command -v dpdk-telemetry.py >/dev/null; then
+  out=$(echo '/kiteplane/kite,1' | dpdk-telemetry.py -f "$tag" 2>&1 | tail -1)
+  grep -q '"kite_rx_packets": [1-9]' <<<"$out" || { echo "FAIL: telemetry: $out"; exit 1; }
+  out=$(echo '/kiteplane/stats' | dpdk-telemetry.py -f "$tag" 2>&1 | tail -1)
+  grep -q '"encap_packets": [1-9]' <<<"$out" || { echo "FAIL: telemetry: $out"; exit 1; }
+  echo "ok: telemetry /kiteplane/kite,1 and /kiteplane/stats"
+fi
 
 # (4) clean shutdown.
 kill -TERM "$dp_pid"
