@@ -214,6 +214,51 @@ std::string ApplyKite(const json& o, Config& c) {
   return "";
 }
 
+std::string ApplyTimers(const json& o, Config& c) {
+  const char* call = "timers";
+  std::string e = CheckOptions(call, o,
+                               {{"tick_ms", Kind::kUInt, 60000, 10},
+                                {"heartbeat_s", Kind::kUInt, 3600, 1},
+                                {"dead_after_s", Kind::kUInt, 86400, 2},
+                                {"cookie_rotate_s", Kind::kUInt, 86400 * 30, 10},
+                                {"token_lifetime_s", Kind::kUInt, 600, 1},
+                                {"drain_deadline_s", Kind::kUInt, 86400},
+                                {"session_linger_s", Kind::kUInt, 86400 * 30}});
+  if (!e.empty()) return e;
+  Timers& t = c.timers;
+  Take(o, "tick_ms", &t.tick_ms);
+  Take(o, "heartbeat_s", &t.heartbeat_s);
+  Take(o, "dead_after_s", &t.dead_after_s);
+  Take(o, "cookie_rotate_s", &t.cookie_rotate_s);
+  Take(o, "token_lifetime_s", &t.token_lifetime_s);
+  Take(o, "drain_deadline_s", &t.drain_deadline_s);
+  Take(o, "session_linger_s", &t.session_linger_s);
+  if (t.dead_after_s <= t.heartbeat_s) return "timers: key 'dead_after_s' must exceed 'heartbeat_s'";
+  return "";
+}
+
+std::string ApplyLimits(const json& o, Config& c) {
+  const char* call = "limits";
+  std::string e = CheckOptions(call, o,
+                               {{"register_rate_per_s", Kind::kUInt, 100000, 1},
+                                {"register_burst", Kind::kUInt, 100000, 1},
+                                {"max_sources_tracked", Kind::kUInt, 1u << 24, 16},
+                                {"lease_bytes", Kind::kUInt, 1ull << 40, 1500},
+                                {"max_sessions", Kind::kUInt, 131071, 1},
+                                {"max_kites", Kind::kUInt, (1u << 20) - 1, 1},
+                                {"max_kites_per_session", Kind::kUInt, 255, 1}});
+  if (!e.empty()) return e;
+  Limits& l = c.limits;
+  Take(o, "register_rate_per_s", &l.register_rate_per_s);
+  Take(o, "register_burst", &l.register_burst);
+  Take(o, "max_sources_tracked", &l.max_sources_tracked);
+  Take(o, "lease_bytes", &l.lease_bytes);
+  Take(o, "max_sessions", &l.max_sessions);
+  Take(o, "max_kites", &l.max_kites);
+  Take(o, "max_kites_per_session", &l.max_kites_per_session);
+  return "";
+}
+
 std::string ApplySimple(const char* call, const json& o, Config& c) {
   std::string_view name(call);
   if (name == "store") {
@@ -249,47 +294,8 @@ std::string ApplySimple(const char* call, const json& o, Config& c) {
     Take(o, "max_kite_series", &c.metrics_max_kite_series);
     return "";
   }
-  if (name == "timers") {
-    std::string e = CheckOptions(call, o,
-                                 {{"tick_ms", Kind::kUInt, 60000, 10},
-                                  {"heartbeat_s", Kind::kUInt, 3600, 1},
-                                  {"dead_after_s", Kind::kUInt, 86400, 2},
-                                  {"cookie_rotate_s", Kind::kUInt, 86400 * 30, 10},
-                                  {"token_lifetime_s", Kind::kUInt, 600, 1},
-                                  {"drain_deadline_s", Kind::kUInt, 86400},
-                                  {"session_linger_s", Kind::kUInt, 86400 * 30}});
-    if (!e.empty()) return e;
-    Timers& t = c.timers;
-    Take(o, "tick_ms", &t.tick_ms);
-    Take(o, "heartbeat_s", &t.heartbeat_s);
-    Take(o, "dead_after_s", &t.dead_after_s);
-    Take(o, "cookie_rotate_s", &t.cookie_rotate_s);
-    Take(o, "token_lifetime_s", &t.token_lifetime_s);
-    Take(o, "drain_deadline_s", &t.drain_deadline_s);
-    Take(o, "session_linger_s", &t.session_linger_s);
-    if (t.dead_after_s <= t.heartbeat_s) return "timers: key 'dead_after_s' must exceed 'heartbeat_s'";
-    return "";
-  }
-  if (name == "limits") {
-    std::string e = CheckOptions(call, o,
-                                 {{"register_rate_per_s", Kind::kUInt, 100000, 1},
-                                  {"register_burst", Kind::kUInt, 100000, 1},
-                                  {"max_sources_tracked", Kind::kUInt, 1u << 24, 16},
-                                  {"lease_bytes", Kind::kUInt, 1ull << 40, 1500},
-                                  {"max_sessions", Kind::kUInt, 131071, 1},
-                                  {"max_kites", Kind::kUInt, (1u << 20) - 1, 1},
-                                  {"max_kites_per_session", Kind::kUInt, 255, 1}});
-    if (!e.empty()) return e;
-    Limits& l = c.limits;
-    Take(o, "register_rate_per_s", &l.register_rate_per_s);
-    Take(o, "register_burst", &l.register_burst);
-    Take(o, "max_sources_tracked", &l.max_sources_tracked);
-    Take(o, "lease_bytes", &l.lease_bytes);
-    Take(o, "max_sessions", &l.max_sessions);
-    Take(o, "max_kites", &l.max_kites);
-    Take(o, "max_kites_per_session", &l.max_kites_per_session);
-    return "";
-  }
+  if (name == "timers") return ApplyTimers(o, c);
+  if (name == "limits") return ApplyLimits(o, c);
   if (name == "sandbox") {
     std::string e = CheckOptions(call, o, {{"instructions", Kind::kUInt, 1ull << 34, 10000},
                                            {"memory_bytes", Kind::kUInt, 1ull << 34, 1u << 20}});

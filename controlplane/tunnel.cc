@@ -134,6 +134,24 @@ std::vector<proto::KiteResult> TunnelServer::Judge(Session& s, const std::vector
   return results;
 }
 
+absl::StatusOr<Session*> TunnelServer::NewSession(const proto::Register& r, uint32_t sid,
+                                                   const proto::SessionKeys& keys, const proto::PublicKey& server_pub,
+                                                   const proto::Endpoint& src, const proto::Endpoint& local,
+                                                   uint64_t now_s) {
+  Session s;
+  s.session_id = sid;
+  s.connector = src;
+  s.local = local;
+  s.mtu = std::min<uint16_t>(r.mtu, reg_->policy()->config().mtu);
+  s.keys = keys;
+  s.token = r.token;
+  s.client_pubkey = r.client_pubkey;
+  s.server_pubkey = server_pub;
+  s.created = now_s;
+  s.last_rx = now_s;
+  return reg_->AddSession(std::move(s));
+}
+
 void TunnelServer::OnRegister(proto::ByteSpan frame, const proto::Endpoint& src, const proto::Endpoint& local,
                               uint64_t now_ms) {
   absl::StatusOr<proto::Register> r = proto::DecodeRegister(frame);
@@ -177,23 +195,12 @@ void TunnelServer::OnRegister(proto::ByteSpan frame, const proto::Endpoint& src,
     counters_.drop_malformed++;
     return;
   }
-  const Config& cfg = reg_->policy()->config();
-  Session s;
-  s.session_id = *sid;
-  s.connector = src;
-  s.local = local;
-  s.mtu = std::min<uint16_t>(r->mtu, cfg.mtu);
-  s.keys = *keys;
-  s.token = r->token;
-  s.client_pubkey = r->client_pubkey;
-  s.server_pubkey = kp->pub;
-  s.created = now_s;
-  s.last_rx = now_s;
-  absl::StatusOr<Session*> added = reg_->AddSession(std::move(s));
+  absl::StatusOr<Session*> added = NewSession(*r, *sid, *keys, kp->pub, src, local, now_s);
   if (!added.ok()) {
     SendError(KP_ERR_RATE_LIMITED, 5, 0, src, local, frame.size());
     return;
   }
+  const Config& cfg = reg_->policy()->config();
   Session& ses = **added;
   counters_.registers++;
   proto::RegisterResult rr;

@@ -84,6 +84,9 @@ class TunnelServer {
   void OnHello(proto::ByteSpan frame, const proto::Endpoint& src, const proto::Endpoint& local, uint64_t now_ms);
   void OnRegister(proto::ByteSpan frame, const proto::Endpoint& src, const proto::Endpoint& local,
                   uint64_t now_ms);
+  absl::StatusOr<Session*> NewSession(const proto::Register& r, uint32_t sid, const proto::SessionKeys& keys,
+                                      const proto::PublicKey& server_pub, const proto::Endpoint& src,
+                                      const proto::Endpoint& local, uint64_t now_s);
   void OnSession(proto::ByteSpan frame, const proto::Endpoint& src, const proto::Endpoint& local, uint64_t now_ms);
   void Dispatch(Session& s, const proto::SessionMessage& m, const proto::Endpoint& src, uint64_t now_ms);
   void SendError(uint8_t code, uint32_t arg, uint32_t session, const proto::Endpoint& src,
