@@ -18,7 +18,7 @@
   X(drop_wrong_source, "tunnel frames not from the session's front-end address/port")    \
   X(drop_wrong_session, "DATA frames naming another session id")                         \
   X(drop_bad_data, "malformed DATA frames (short, direction flag, family)")              \
-  X(drop_unknown_kite, "DATA frames for a kite not accepted in the session")             \
+  X(drop_unknown_kite, "DATA frames for a kite not accepted (or disabled) in the session") \
   X(drop_bad_control, "control frames that do not parse")                                \
   X(drop_bad_mac, "control frames failing MAC verification")                             \
   X(drop_replay, "control frames rejected by the replay window")                         \

@@ -180,6 +180,41 @@ TEST(ConnectorLoopbackTest, RelaysOverIpv6TunnelToIpv6Client) {
   EXPECT_EQ(run.conn->counters().data_tx_packets, 1u);
 }
 
+TEST(ConnectorLoopbackTest, NoticesDisableEnableKiteAndChangeMtu) {
+  uint16_t svc_port = 0;
+  UniqueFd svc = UdpLoopback(&svc_port);
+  FakeFrontend fe;
+  Running run;
+  Launch(run, MakeConfig(svc_port, {fe.port()}), {});
+  run.Start();
+  ASSERT_TRUE(fe.Register());
+  fe.SendSession(proto::Notice{.kind = KP_NOTICE_KITE_DISABLED, .kite_id = 100,
+                               .arg = KP_RESULT_OUT_OF_QUOTA});
+  ASSERT_TRUE(fe.WaitSession(KP_MSG_NOTICE_ACK, 5000));
+  SendTo(fe.fd(), DataFrame(fe.session_id(), 100, "while-disabled"), fe.peer());
+  fe.SendSession(proto::Notice{.kind = KP_NOTICE_KITE_ENABLED, .kite_id = 100});
+  ASSERT_TRUE(fe.WaitSession(KP_MSG_NOTICE_ACK, 5000));
+  fe.SendSession(proto::Notice{.kind = KP_NOTICE_MTU, .arg = 1000});
+  ASSERT_TRUE(fe.WaitSession(KP_MSG_NOTICE_ACK, 5000));
+  SendTo(fe.fd(), DataFrame(fe.session_id(), 100, "enabled"), fe.peer());
+  auto got = RecvFrom(svc.get(), 5000);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(std::string(got->first.begin(), got->first.end()), "enabled");
+  // The new MTU bounds replies: 1000 - 68 fits, one byte more does not.
+  SendTo(svc.get(), Bytes(1000 - 68 + 1, 'x'), got->second);
+  SendTo(svc.get(), Bytes(1000 - 68, 'y'), got->second);
+  auto reply = fe.WaitType(KP_MSG_DATA, 5000);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->size(), sizeof(kp_data_hdr) + 1000 - 68);
+  run.conn->RequestStop();
+  EXPECT_EQ(run.Join(), 0);
+  const Counters& c = run.conn->counters();
+  EXPECT_EQ(c.notices, 3u);
+  EXPECT_EQ(c.drop_unknown_kite, 1u);  // the datagram sent while disabled
+  EXPECT_EQ(c.data_rx_packets, 1u);
+  EXPECT_EQ(c.reply_too_big, 1u);
+}
+
 TEST(ConnectorLoopbackTest, OnceGivesUpAfterEveryPortRefuses) {
   FakeFrontend fe1, fe2;
   Options opts;
