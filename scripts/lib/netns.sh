@@ -252,13 +252,16 @@ kp_topo_reachable() {
   fi
 }
 
-# Builds a directory with every kiteplane binary it finds under BUILD_DIR;
-# prints nothing, sets KP_BIN_<name> variables (empty when not built).
+# Finds every kiteplane binary under BUILD_DIR; prints nothing, sets the
+# KP_BIN_<name> variables (empty when not built).
+# A KP_BIN_<name> already set in the environment (e.g. KP_BIN_kiteplane_dataplane)
+# is kept, so one program can come from another build.
 kp_find_bins() {
   local build=$1 name path var
   for name in kiteplane-dataplane kiteplane-controlplane kitectl kite-connector kp-loadgen kp-udp-echo; do
-    path=$(find "$build" -maxdepth 4 -type f -name "$name" -perm -u+x 2>/dev/null | head -n1)
     var=KP_BIN_${name//-/_}
+    [[ -n ${!var:-} ]] && continue
+    path=$(find "$build" -maxdepth 4 -type f -name "$name" -perm -u+x 2>/dev/null | head -n1)
     printf -v "$var" '%s' "$path"
   done
 }
