@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <random>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -194,6 +196,22 @@ TEST(Metrics, ServerServesPublishedText) {
   EXPECT_THAT(r, HasSubstr("text/plain; version=0.0.4"));
   EXPECT_THAT(r, HasSubstr("kiteplane_test_total 7"));
   EXPECT_THAT(get("/other"), HasSubstr("404"));
+}
+
+
+TEST(Mgmt, GarbageLinesGetErrorReplies) {
+  MgmtRig m;
+  std::mt19937 rng(99);
+  const std::string alphabet = "{}[]\":,0123456789abcdefghijklmnopqrstuvwxyz cmd kite n deadline_s -.eE\\";
+  for (int i = 0; i < 5000; i++) {
+    std::string line;
+    for (int n = rng() % 80; n > 0; n--) line += alphabet[rng() % alphabet.size()];
+    if (i % 4 == 0) line = "{\"cmd\":\"" + line + "\"}";
+    json rep = json::parse(m.api->HandleLine(line), nullptr, false);
+    ASSERT_FALSE(rep.is_discarded()) << line;
+    ASSERT_TRUE(rep.contains("ok")) << line;
+  }
+  EXPECT_EQ(m.drained, 99u);  // nothing random reached an action
 }
 
 }  // namespace

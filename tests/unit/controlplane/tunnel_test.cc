@@ -7,6 +7,8 @@
 // per-source rate limits, notices with acks, dead sessions, lame duck.
 #include <arpa/inet.h>
 
+#include <random>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -270,6 +272,44 @@ TEST_F(TunnelTest, LameDuckRefusesAndAnnounces) {
   EXPECT_EQ(proto::DecodeError(r->bytes)->code, KP_ERR_LAME_DUCK);
   server_->CloseAll(KP_CLOSE_LAME_DUCK, "deadline");
   EXPECT_TRUE(rig_.reg->sessions().empty());
+}
+
+
+TEST_F(TunnelTest, GarbageAndMutationsNeverAmplifyOrCrash) {
+  std::mt19937 rng(1234);
+  Connector c;
+  std::vector<proto::Bytes> seeds = {Hello(c)};
+  {
+    auto ch = proto::DecodeChallenge(Roundtrip(seeds[0], Ep("198.51.100.50", 1))->bytes);
+    proto::Register r;
+    r.timestamp = ch->timestamp;
+    r.token = ch->token;
+    r.client_nonce = c.nonce;
+    r.client_pubkey = c.kp.pub;
+    r.claims.push_back({"game.acme", proto::ClientProof("game-secret", ch->token, c.kp.pub, "game.acme")});
+    seeds.push_back(*proto::EncodeRegister(r));
+  }
+  size_t sessions_before = rig_.reg->sessions().size();
+  for (int i = 0; i < 20000; i++) {
+    proto::Bytes f;
+    if (i % 3 == 0) {
+      f.resize(rng() % 200);
+      for (auto& b : f) b = static_cast<uint8_t>(rng());
+      if (f.size() > 3 && i % 2) {
+        f[0] = KP_MAGIC;
+        f[1] = KP_PROTO_VERSION;
+      }
+    } else {
+      f = seeds[rng() % seeds.size()];
+      for (int m = 0, n = 1 + rng() % 4; m < n; m++) f[rng() % f.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+      if (rng() % 5 == 0) f.resize(rng() % (f.size() + 1));
+    }
+    proto::Endpoint src = Ep("203.0.113." + std::to_string(rng() % 250), static_cast<uint16_t>(1 + rng() % 60000));
+    sent_.clear();
+    server_->HandleFrame(f, src, local_, now_ms_);
+    for (const Sent& out : sent_) EXPECT_LE(out.bytes.size(), f.size()) << "frame " << i;
+  }
+  EXPECT_EQ(rig_.reg->sessions().size(), sessions_before);  // mutated tokens never create state
 }
 
 }  // namespace
