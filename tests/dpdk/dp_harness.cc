@@ -164,8 +164,15 @@ void Dataplane::CloseInput() {
 bool Dataplane::WaitRx(uint64_t n, int timeout_ms) {
   const uint64_t deadline = NowMs() + static_cast<uint64_t>(timeout_ms);
   while (NowMs() < deadline) {
+    // Received, and every received frame has its verdict counted (a burst
+    // counts RX first and verdicts later, possibly after page faults on
+    // lazily backed tables).
     auto c = client_->GlobalCounters();
-    if (c.ok() && c->counters[KP_CTR_RX_PKTS] >= n) return true;
+    if (c.ok() && c->counters[KP_CTR_RX_PKTS] >= n &&
+        c->counters[KP_CTR_TX_PKTS] + c->counters[KP_CTR_EXCEPTION_PKTS] +
+                c->counters[KP_CTR_DROP_PKTS] >= c->counters[KP_CTR_RX_PKTS]) {
+      return true;
+    }
     usleep(5000);
   }
   return false;

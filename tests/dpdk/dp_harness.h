@@ -39,7 +39,8 @@ class Dataplane {
   bool Feed(const Frame& frame);
   // Closes the RX FIFO: the port sees end of file.
   void CloseInput();
-  // Waits (bounded) until the data plane counted `n` received frames.
+  // Waits (bounded) until the data plane counted `n` received frames and a
+  // verdict for each.
   bool WaitRx(uint64_t n, int timeout_ms);
   // SIGTERM and wait; returns the exit status (or -1) and the TX frames.
   int Stop(std::vector<Frame>* tx);
