@@ -4,7 +4,8 @@
  * kp_count_drop(reason, kite_id) moves dropped_packets, the reason's own
  * counter and, when kite_id is not 0, the kite's drop counter that the
  * reason belongs to (quota, rate, state or other).  kp_kite_count() adds to
- * one per-kite counter.  Per-CPU maps: no atomics needed.
+ * one per-kite counter (this CPU's kite slot).  Every counter has one
+ * writer, its CPU: no atomics needed.
  */
 #ifndef KP_BPF_COUNTERS_H
 #define KP_BPF_COUNTERS_H
@@ -21,10 +22,10 @@ static __always_inline void kp_count(__u32 id, __u64 n)
 
 static __always_inline void kp_kite_count(__u32 kite_id, __u32 id, __u64 n)
 {
-	struct kp_kite_counters *c = bpf_map_lookup_elem(&kp_kite_ctrs, &kite_id);
+	struct kp_kite_slot *s = kp_slot(kite_id);
 
-	if (c && id < KP_KCTR_MAX)
-		c->v[id] += n;
+	if (s && id < KP_KCTR_MAX)
+		s->ctrs.v[id] += n;
 }
 
 static __always_inline __u32 kp_kite_drop_counter(__u32 reason)

@@ -30,12 +30,13 @@ enum kp_act { KP_ACT_TX, KP_ACT_PASS, KP_ACT_DROP };
 #define KP_OUT_PASS KP_PARSE_PASS
 #define KP_OUT_CONTROL 0x1003u
 
-static __always_inline void kp_account_tx(struct kp_kite_police *pol, __u32 kite_id, __u32 pkts_ctr,
+/* One slot per packet: police and counters share this CPU's kp_kite_slot. */
+static __always_inline void kp_account_tx(struct kp_kite_slot *slot, __u32 pkts_ctr,
 					  __u32 bytes_ctr, __u32 payload)
 {
-	pol->used_bytes += payload;
-	kp_kite_count(kite_id, pkts_ctr, 1);
-	kp_kite_count(kite_id, bytes_ctr, payload);
+	slot->pol.used_bytes += payload;
+	slot->ctrs.v[pkts_ctr] += 1;
+	slot->ctrs.v[bytes_ctr] += payload;
 }
 
 /* docs/forwarding.md section 3: client -> connector. */
@@ -46,7 +47,7 @@ static __always_inline __u32 kp_kite_datagram(struct xdp_md *ctx, const struct k
 	const struct kp_kite *kite = bpf_map_lookup_elem(&kp_kites, &kite_id);
 	__u32 payload = pkt->udp_len - sizeof(struct udphdr);
 	const struct kp_session *s;
-	struct kp_kite_police *pol;
+	struct kp_kite_slot *slot;
 	__u32 r, mtu, outer;
 
 	if (!kite)
@@ -61,10 +62,10 @@ static __always_inline __u32 kp_kite_datagram(struct xdp_md *ctx, const struct k
 	s = kp_pick_session(kite, pkt->src);
 	if (!s)
 		return KP_DROP_KITE_NO_SESSION;
-	pol = bpf_map_lookup_elem(&kp_police, &kite_id);
-	if (!pol)
+	slot = kp_slot(kite_id);
+	if (!slot)
 		return KP_DROP_KITE_NO_SESSION;
-	r = kp_police_apply(cfg, kite, pol, bpf_map_lookup_elem(&kp_credit, &kite_id), payload);
+	r = kp_police_apply(cfg, kite, &slot->pol, &kite_id, payload);
 	if (r)
 		return r;
 	mtu = s->mtu ? s->mtu : 1500;
@@ -74,7 +75,7 @@ static __always_inline __u32 kp_kite_datagram(struct xdp_md *ctx, const struct k
 	r = kp_encap(ctx, pkt, cfg, s, kite_id);
 	if (r)
 		return r;
-	kp_account_tx(pol, kite_id, KP_KCTR_RX_PKTS, KP_KCTR_RX_BYTES, payload);
+	kp_account_tx(slot, KP_KCTR_RX_PKTS, KP_KCTR_RX_BYTES, payload);
 	kp_count(KP_CTR_ENCAP_PKTS, 1);
 	return KP_DROP_NONE;
 }
@@ -154,7 +155,7 @@ static __always_inline __u32 kp_tunnel_frame(struct xdp_md *ctx, const struct kp
 {
 	struct kp_data_hdr dh = {};
 	const struct kp_kite *kite;
-	struct kp_kite_police *pol;
+	struct kp_kite_slot *slot;
 	__u32 r, kite_id, payload;
 
 	r = kp_tunnel_check(ctx, pkt, cfg, &dh);
@@ -177,17 +178,17 @@ static __always_inline __u32 kp_tunnel_frame(struct xdp_md *ctx, const struct kp
 		return KP_DROP_LAME_DUCK_CLOSED;
 	if (kite->state != KP_KITE_LIVE)
 		return KP_DROP_KITE_DISABLED;
-	pol = bpf_map_lookup_elem(&kp_police, &kite_id);
-	if (!pol)
+	slot = kp_slot(kite_id);
+	if (!slot)
 		return KP_DROP_TUN_KITE_NOT_IN_SESSION;
 	payload = pkt->udp_len - sizeof(struct kp_udp_data);
-	r = kp_police_apply(cfg, kite, pol, bpf_map_lookup_elem(&kp_credit, &kite_id), payload);
+	r = kp_police_apply(cfg, kite, &slot->pol, &kite_id, payload);
 	if (r)
 		return r;
 	r = kp_decap(ctx, pkt, cfg, &dh, kite);
 	if (r)
 		return r;
-	kp_account_tx(pol, kite_id, KP_KCTR_TX_PKTS, KP_KCTR_TX_BYTES, payload);
+	kp_account_tx(slot, KP_KCTR_TX_PKTS, KP_KCTR_TX_BYTES, payload);
 	kp_count(KP_CTR_DECAP_PKTS, 1);
 	return KP_DROP_NONE;
 }

@@ -10,13 +10,16 @@
  *   kp_config      array-of-maps, one slot holding a one-element array with
  *                  the kp_config; the control side swaps in a new inner map,
  *                  so readers never see a torn config.  Empty = unconfigured.
- *   kp_police      per-CPU array by kite_id: token buckets, quota spent
+ *   kp_kite_state  mmapable array of kp_kite_slot (layout.h) laid out
+ *                  [cpu][kite]: counters and police state, each slot
+ *                  written only by its CPU; user space reads it mmapped
  *   kp_credit      per-CPU array by kite_id: quota granted (control side)
- *   kp_kite_ctrs   per-CPU array by kite_id: KP_KITE_COUNTERS
  *   kp_ctrs        per-CPU array by kp_counter_id
  *   kp_drops       per-CPU array by kp_drop_reason
  *   kp_cpumap, kp_cpus   CPU spreading for NICs without RSS (--cpumap)
- * kp_config_get() returns the live config or NULL.
+ * kp_config_get() returns the live config or NULL; kp_slot(kite_id) this
+ * CPU's kp_kite_slot of a kite, or NULL.  kp_max_kites and kp_n_cpus are set
+ * by the loader before load (read-only data) and size kp_kite_state.
  */
 #ifndef KP_BPF_MAPS_H
 #define KP_BPF_MAPS_H
@@ -26,6 +29,11 @@
 
 #include "kp_counters.h"
 #include "kp_tables.h"
+#include "layout.h"
+
+/* Set by the loader: kite slots per CPU and CPUs in kp_kite_state. */
+const volatile __u32 kp_max_kites = KP_MAX_KITES;
+const volatile __u32 kp_n_cpus = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -62,12 +70,14 @@ struct {
 	__array(values, struct kp_config_inner);
 } kp_config SEC(".maps");
 
+/* Resized by the loader to kp_n_cpus * kp_max_kites. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, KP_MAX_KITES);
 	__type(key, __u32);
-	__type(value, struct kp_kite_police);
-} kp_police SEC(".maps");
+	__type(value, struct kp_kite_slot);
+} kp_kite_state SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -75,13 +85,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kp_kite_credit);
 } kp_credit SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KP_MAX_KITES);
-	__type(key, __u32);
-	__type(value, struct kp_kite_counters);
-} kp_kite_ctrs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -125,6 +128,18 @@ static __always_inline const struct kp_config *kp_config_get(void)
 	if (!inner)
 		return 0;
 	return bpf_map_lookup_elem(inner, &zero);
+}
+
+/* This CPU's slot of a kite: one inlined array lookup. */
+static __always_inline struct kp_kite_slot *kp_slot(__u32 kite_id)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 idx;
+
+	if (cpu >= kp_n_cpus || kite_id >= kp_max_kites)
+		return 0;
+	idx = cpu * kp_max_kites + kite_id;
+	return bpf_map_lookup_elem(&kp_kite_state, &idx);
 }
 
 #endif /* KP_BPF_MAPS_H */

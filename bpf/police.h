@@ -1,6 +1,6 @@
 /* police.h - per-CPU quota credit and token buckets of one kite.
  *
- * API: kp_police_apply(cfg, kite, pol, credit, payload) applies steps 5 and
+ * API: kp_police_apply(cfg, kite, pol, &kite_id, payload) applies steps 5 and
  * 6 of docs/forwarding.md section 3 (quota, then packets and bits rate, per
  * section 5) to this CPU's police state and returns KP_DROP_NONE or the drop
  * reason.  Buckets are refilled even when the datagram is then dropped, and
@@ -14,7 +14,7 @@
 
 #include <bpf/bpf_helpers.h>
 
-#include "kp_tables.h"
+#include "maps.h"
 
 #define KP_NS_PER_S 1000000000ull
 
@@ -65,15 +65,18 @@ static __always_inline __u64 kp_min(__u64 a, __u64 b)
 }
 
 static __always_inline __u32 kp_police_apply(const struct kp_config *cfg, const struct kp_kite *kite,
-					     struct kp_kite_police *pol,
-				       const struct kp_kite_credit *credit, __u32 payload)
+					     struct kp_kite_police *pol, const __u32 *kite_id,
+					     __u32 payload)
 {
+	const struct kp_kite_credit *credit;
+
 	__u64 workers = cfg->n_workers ? cfg->n_workers : 1;
 	__u64 burst = kite->burst_ms ? kite->burst_ms : 100;
 	__u64 r_pps = kite->rate_pps / workers, r_kbps = kite->rate_kbps / workers;
 	__u64 elapsed, cap, now;
 
 	if (kite->flags & KP_KITE_F_QUOTA) {
+		credit = bpf_map_lookup_elem(&kp_credit, kite_id); /* quota kites only */
 		if (!credit || pol->used_bytes >= credit->granted_bytes)
 			return KP_DROP_QUOTA_EXHAUSTED;
 	}

@@ -5,6 +5,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,13 +52,32 @@ int InnerConfigFd(int outer) {
 
 }  // namespace
 
+uint32_t XdpNumCpus() {
+  const int n = libbpf_num_possible_cpus();
+  return n > 0 ? static_cast<uint32_t>(n) : 1;
+}
+
 XdpBackend::XdpBackend(const XdpMapFds& fds, uint32_t max_kites, uint32_t max_sessions)
-    : fds_(fds), max_kites_(max_kites), max_sessions_(max_sessions) {
-  int n = libbpf_num_possible_cpus();
-  ncpus_ = n > 0 ? static_cast<uint32_t>(n) : 1;
+    : fds_(fds), max_kites_(max_kites), max_sessions_(max_sessions), ncpus_(XdpNumCpus()) {
   kite_present_.assign(max_kites_, false);
   session_present_.assign(max_sessions_, false);
   kite_keys_.assign(max_kites_, kp_kite_key{});
+  // The map is sized ncpus_ * max_kites_ by the loader (SizeMaps); mmap of
+  // an array map must cover no more than the map, rounded up to pages.
+  slots_len_ = static_cast<size_t>(ncpus_) * max_kites_ * sizeof(kp_kite_slot);
+  void* p = mmap(nullptr, slots_len_, PROT_READ | PROT_WRITE, MAP_SHARED, fds_.kite_state, 0);
+  if (p != MAP_FAILED) slots_ = static_cast<kp_kite_slot*>(p);
+}
+
+XdpBackend::~XdpBackend() {
+  if (slots_) munmap(slots_, slots_len_);
+}
+
+absl::Status XdpBackend::CheckMapped() const {
+  if (slots_) return absl::OkStatus();
+  return absl::InternalError(
+      "kp_kite_state is not mapped (map missing, not BPF_F_MMAPABLE, or not sized "
+      "possible CPUs x max kites)");
 }
 
 XdpBackend::KeyBytes XdpBackend::Bytes(const kp_kite_key& k) {
@@ -67,6 +87,7 @@ XdpBackend::KeyBytes XdpBackend::Bytes(const kp_kite_key& k) {
 }
 
 absl::Status XdpBackend::Init() {
+  if (absl::Status st = CheckMapped(); !st.ok()) return st;
   uint32_t key = 0, next = 0;
   uint32_t* prev = nullptr;
   while (bpf_map_get_next_key(fds_.kites, prev, &next) == 0) {
@@ -218,14 +239,17 @@ absl::Status XdpBackend::UpsertKites(std::span<const kp_kite> kites) {
 
 absl::Status XdpBackend::ResetKites(std::span<const uint32_t> ids) {
   if (ids.empty()) return absl::OkStatus();
+  if (absl::Status st = CheckMapped(); !st.ok()) return st;
+  // No packet reaches a kite that is not yet in the tables, so its slots can
+  // be cleared through the mapping.
+  for (uint32_t c = 0; c < ncpus_; c++) {
+    for (uint32_t id : ids) std::memset(Slot(c, id), 0, sizeof(kp_kite_slot));
+  }
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
-  const size_t per_kite = static_cast<size_t>(ncpus_) * sizeof(kp_kite_counters);
-  std::vector<uint8_t> zeros(ids.size() * per_kite, 0);  // big enough for all three maps
-  for (int fd : {fds_.police, fds_.credit, fds_.kite_ctrs}) {
-    uint32_t n = static_cast<uint32_t>(ids.size());
-    if (bpf_map_update_batch(fd, ids.data(), zeros.data(), &n, &opts) != 0) {
-      return Errno("reset kite state", errno);
-    }
+  std::vector<kp_kite_credit> zeros(ids.size() * ncpus_, kp_kite_credit{});
+  uint32_t n = static_cast<uint32_t>(ids.size());
+  if (bpf_map_update_batch(fds_.credit, ids.data(), zeros.data(), &n, &opts) != 0) {
+    return Errno("reset kite credit", errno);
   }
   return absl::OkStatus();
 }
@@ -342,42 +366,20 @@ absl::StatusOr<kp_ctl_global_counters> XdpBackend::GlobalCounters() const {
 
 absl::StatusOr<uint32_t> XdpBackend::KiteStats(uint32_t first, std::span<kp_ctl_kite_stats> out,
                                                uint32_t* next) const {
-  constexpr uint32_t kChunk = 4096;
-  std::vector<uint32_t> keys(kChunk), pkeys(kChunk);
-  std::vector<kp_kite_counters> ctrs(static_cast<size_t>(kChunk) * ncpus_);
-  std::vector<kp_kite_police> pol(static_cast<size_t>(kChunk) * ncpus_);
+  if (absl::Status st = CheckMapped(); !st.ok()) return st;
+  // Plain (relaxed atomic) loads of slots each CPU's program run writes.
+  auto load = [](const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); };
   uint32_t n = 0, id = std::max<uint32_t>(first, 1);
-  while (id < max_kites_ && n < out.size()) {
-    // Skip absent kites without reading their counters.
-    while (id < max_kites_ && !kite_present_[id]) id++;
-    if (id >= max_kites_) break;
-    const uint32_t want = std::min(kChunk, max_kites_ - id);
-    // Two batch reads per chunk.  (Reading the two maps from two threads was
-    // tried and measured slower on this 2-core machine.)
-    uint32_t count = want, pcount = want;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    uint32_t in = id - 1, token = 0;
-    int r = bpf_map_lookup_batch(fds_.kite_ctrs, &in, &token, keys.data(), ctrs.data(), &count,
-                                 &opts);
-    if (r != 0 && errno != ENOENT) return Errno("kite counters batch", errno);
-    in = id - 1;
-    r = bpf_map_lookup_batch(fds_.police, &in, &token, pkeys.data(), pol.data(), &pcount, &opts);
-    if ((r != 0 && errno != ENOENT) || pcount != count) return Errno("police batch", errno);
-    uint32_t i = 0;
-    for (; i < count && n < out.size(); i++) {
-      const uint32_t kid = keys[i];
-      if (!kite_present_[kid]) continue;
-      kp_ctl_kite_stats& s = out[n++];
-      s = kp_ctl_kite_stats{};
-      s.kite_id = kid;
-      for (uint32_t c = 0; c < ncpus_; c++) {
-        const kp_kite_counters& kc = ctrs[static_cast<size_t>(i) * ncpus_ + c];
-        for (uint32_t k = 0; k < KP_KCTR_MAX; k++) s.v[k] += kc.v[k];
-        s.used_bytes += pol[static_cast<size_t>(i) * ncpus_ + c].used_bytes;
-      }
+  for (; id < max_kites_ && n < out.size(); id++) {
+    if (!kite_present_[id]) continue;
+    kp_ctl_kite_stats& s = out[n++];
+    s = kp_ctl_kite_stats{};
+    s.kite_id = id;
+    for (uint32_t c = 0; c < ncpus_; c++) {
+      const kp_kite_slot& slot = *Slot(c, id);
+      for (uint32_t k = 0; k < KP_KCTR_MAX; k++) s.v[k] += load(slot.ctrs.v[k]);
+      s.used_bytes += load(slot.pol.used_bytes);
     }
-    if (count == 0) break;
-    id = keys[i - 1] + 1;
   }
   while (id < max_kites_ && !kite_present_[id]) id++;
   *next = id < max_kites_ ? id : 0;
@@ -409,7 +411,10 @@ absl::StatusOr<uint32_t> XdpBackend::DumpSessions(uint32_t first, std::span<kp_s
 }
 
 absl::Status XdpBackend::SetPolice(uint32_t kite_id, const kp_kite_police& police) {
-  return WritePerCpu(fds_.police, kite_id, &police, sizeof police);
+  if (absl::Status st = CheckMapped(); !st.ok()) return st;
+  if (kite_id >= max_kites_) return absl::InvalidArgumentError("kite id out of range");
+  for (uint32_t c = 0; c < ncpus_; c++) Slot(c, kite_id)->pol = police;
+  return absl::OkStatus();
 }
 
 absl::Status XdpBackend::SetCreditAll(uint32_t kite_id, uint64_t granted_bytes) {
@@ -418,11 +423,10 @@ absl::Status XdpBackend::SetCreditAll(uint32_t kite_id, uint64_t granted_bytes) 
 }
 
 absl::Status XdpBackend::ResetKiteState(uint32_t kite_id) {
-  const kp_kite_police p{};
-  const kp_kite_counters k{};
-  if (absl::Status st = WritePerCpu(fds_.police, kite_id, &p, sizeof p); !st.ok()) return st;
-  if (absl::Status st = SetCreditAll(kite_id, 0); !st.ok()) return st;
-  return WritePerCpu(fds_.kite_ctrs, kite_id, &k, sizeof k);
+  if (absl::Status st = CheckMapped(); !st.ok()) return st;
+  if (kite_id >= max_kites_) return absl::InvalidArgumentError("kite id out of range");
+  for (uint32_t c = 0; c < ncpus_; c++) std::memset(Slot(c, kite_id), 0, sizeof(kp_kite_slot));
+  return SetCreditAll(kite_id, 0);
 }
 
 absl::Status XdpBackend::ResetGlobalCounters() {

@@ -7,8 +7,10 @@
 // deleted element at once, every mutating call ends with a reader grace period
 // (re-storing the config map-in-map slot, which makes the kernel wait for
 // running programs).  The config is swapped in as a fresh one-element inner
-// map, so the program never reads a torn kp_config.  Counter reads for the
-// whole kite range use bpf_map_lookup_batch on the per-CPU arrays.  Presence
+// map, so the program never reads a torn kp_config.  Per-kite counters and
+// police state live in one BPF_F_MMAPABLE array laid out [cpu][kite]
+// (bpf/layout.h), mapped into this process: counter reads are plain loads
+// summed over the CPUs, with no system call.  Presence
 // of kites and sessions, and each kite's public key, are mirrored in memory
 // (rebuilt from the maps by Init(), so a reloaded data plane picks up pinned
 // state): validation needs no syscalls and writes go out with
@@ -24,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "bpf/layout.h"
 #include "dataplane/ctl/backend.h"
 
 namespace kp::xdp {
@@ -34,20 +37,27 @@ struct XdpMapFds {
   int kites = -1;
   int sessions = -1;
   int config = -1;  // array of maps, one slot
-  int police = -1;
   int credit = -1;
-  int kite_ctrs = -1;
+  int kite_state = -1;  // mmapable [cpu][kite] array of kp_kite_slot (bpf/layout.h)
   int ctrs = -1;
   int drops = -1;
 };
+
+// CPUs the program's per-CPU state is laid out for (possible CPUs); the
+// loader sets the program's kp_n_cpus to this.
+uint32_t XdpNumCpus();
 
 class XdpBackend : public ctl::TableBackend {
  public:
   // max_kites: kite ids are in [1, max_kites); max_sessions: session
   // indexes are in [0, max_sessions).  Call Init() before use.
   XdpBackend(const XdpMapFds& fds, uint32_t max_kites, uint32_t max_sessions);
+  ~XdpBackend() override;
+  XdpBackend(const XdpBackend&) = delete;
+  XdpBackend& operator=(const XdpBackend&) = delete;
 
   // Rebuilds the presence bitmaps from the maps (they may be reused pins).
+  // Errors: Internal when the kite state map could not be mapped.
   absl::Status Init();
 
   kp_dp_mode Mode() const override { return KP_DP_XDP; }
@@ -87,6 +97,11 @@ class XdpBackend : public ctl::TableBackend {
 
   absl::Status ValidateKite(const kp_kite& k) const;
   absl::Status WritePerCpu(int fd, uint32_t key, const void* value, size_t size);
+  // This CPU's slot of a kite in the mapped kp_kite_state.
+  kp_kite_slot* Slot(uint32_t cpu, uint32_t kite_id) const {
+    return slots_ + static_cast<size_t>(cpu) * max_kites_ + kite_id;
+  }
+  absl::Status CheckMapped() const;
   // Zeroes police, credit and counters of `ids` on every CPU, batched.
   absl::Status ResetKites(std::span<const uint32_t> ids);
 
@@ -94,6 +109,8 @@ class XdpBackend : public ctl::TableBackend {
   uint32_t max_kites_;
   uint32_t max_sessions_;
   uint32_t ncpus_;
+  kp_kite_slot* slots_ = nullptr;  // mmap of kp_kite_state, ncpus_ * max_kites_ slots
+  size_t slots_len_ = 0;
   std::vector<bool> kite_present_;
   std::vector<bool> session_present_;
   std::vector<kp_kite_key> kite_keys_;                  // by kite id, valid if present

@@ -54,7 +54,7 @@ absl::Status SizeMaps(bpf_object* obj, uint32_t nk, uint32_t ns) {
   if (nk < 2 || ns < 1 || ns > KP_MAX_SESSIONS || nk > (1u << 24)) {
     return absl::InvalidArgumentError("max kites must be in [2, 2^24], sessions in [1, 131072]");
   }
-  for (const char* name : {"kp_kite_hash", "kp_kites", "kp_police", "kp_credit", "kp_kite_ctrs"}) {
+  for (const char* name : {"kp_kite_hash", "kp_kites", "kp_credit"}) {
     bpf_map* m = bpf_object__find_map_by_name(obj, name);
     if (!m) return absl::InternalError(absl::StrCat("object has no map ", name));
     if (int r = bpf_map__set_max_entries(m, nk); r != 0) {
@@ -63,6 +63,13 @@ absl::Status SizeMaps(bpf_object* obj, uint32_t nk, uint32_t ns) {
   }
   bpf_map* m = bpf_object__find_map_by_name(obj, "kp_sessions");
   if (!m || bpf_map__set_max_entries(m, ns) != 0) return absl::InternalError("size kp_sessions");
+  // [cpu][kite] slots; the program's kp_n_cpus / kp_max_kites must match
+  // (SetStateLayout on the skeleton's rodata).
+  const uint64_t slots = uint64_t{XdpNumCpus()} * nk;
+  m = bpf_object__find_map_by_name(obj, "kp_kite_state");
+  if (!m || slots > UINT32_MAX || bpf_map__set_max_entries(m, static_cast<uint32_t>(slots)) != 0) {
+    return absl::InternalError("size kp_kite_state");
+  }
   return absl::OkStatus();
 }
 
@@ -76,9 +83,8 @@ XdpMapFds MapFdsOf(const bpf_object* obj) {
   f.kites = fd("kp_kites");
   f.sessions = fd("kp_sessions");
   f.config = fd("kp_config");
-  f.police = fd("kp_police");
   f.credit = fd("kp_credit");
-  f.kite_ctrs = fd("kp_kite_ctrs");
+  f.kite_state = fd("kp_kite_state");
   f.ctrs = fd("kp_ctrs");
   f.drops = fd("kp_drops");
   return f;
@@ -90,13 +96,14 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Open(const XdpProgramOpt
   if (!p->skel_) return absl::InternalError(absl::StrCat("open XDP object: ", ErrText(errno)));
   kp_xdp* s = p->skel_;
   s->rodata->kp_fixed_now_ns = options.fixed_now_ns;
+  SetStateLayout(s->rodata, options.max_kites);
   if (absl::Status st = SizeMaps(s->obj, options.max_kites, options.max_sessions); !st.ok()) {
     return st;
   }
   if (!options.pin_dir.empty()) {
     bpf_map* pinned[] = {s->maps.kp_kite_hash, s->maps.kp_kites,   s->maps.kp_sessions,
-                         s->maps.kp_config,    s->maps.kp_police,  s->maps.kp_credit,
-                         s->maps.kp_kite_ctrs, s->maps.kp_ctrs,    s->maps.kp_drops,
+                         s->maps.kp_config,    s->maps.kp_kite_state, s->maps.kp_credit,
+                         s->maps.kp_ctrs,    s->maps.kp_drops,
                          s->maps.kp_cpumap,    s->maps.kp_cpus};
     for (bpf_map* m : pinned) {
       const std::string path = options.pin_dir + "/" + bpf_map__name(m);

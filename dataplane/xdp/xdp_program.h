@@ -76,6 +76,14 @@ class XdpProgram {
 absl::Status SizeMaps(bpf_object* obj, uint32_t max_kites, uint32_t max_sessions);
 XdpMapFds MapFdsOf(const bpf_object* obj);
 
+// Sets the read-only layout constants of a skeleton built from bpf/maps.h
+// (kp_max_kites, kp_n_cpus) before load; they must agree with SizeMaps.
+template <class Rodata>
+void SetStateLayout(Rodata* ro, uint32_t max_kites) {
+  ro->kp_max_kites = max_kites;
+  ro->kp_n_cpus = XdpNumCpus();
+}
+
 // Makes sure `dir` (under /sys/fs/bpf) exists on a bpffs, mounting bpffs on
 // /sys/fs/bpf first when it is not one (as after `ip netns exec`).
 absl::Status EnsureBpffsDir(const std::string& dir);

@@ -139,6 +139,7 @@ int Run(const Args& a) {
   if (!bench || !swap) return 1;
   const uint32_t max_kites = 1u << 20;
   if (!SizeMaps(bench->obj, max_kites, KP_MAX_SESSIONS).ok()) return 1;
+  SetStateLayout(bench->rodata, max_kites);
   if (kp_bench__load(bench) != 0 || kp_macswap__load(swap) != 0) {
     std::fprintf(stderr, "loading the benchmark programs failed\n");
     return 1;
