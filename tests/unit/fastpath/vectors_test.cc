@@ -95,7 +95,7 @@ TEST_P(VectorsTest, EveryCaseMatches) {
 
 INSTANTIATE_TEST_SUITE_P(AllSets, VectorsTest,
                          ::testing::Values("vectors.json", "vectors_closed.json", "vectors_mirror.json",
-                                           "vectors_nonexthop.json"),
+                                           "vectors_nonexthop.json", "vectors_2workers.json"),
                          [](const auto& info) {
                            std::string n = info.param.substr(0, info.param.find('.'));
                            return n;
