@@ -206,9 +206,9 @@ TEST_F(ServerTest, LargeUpsertIsSplitIntoBatches) {
 TEST_F(ServerTest, RangeReadsWalkTheWholeTable) {
   auto c = Connect();
   ASSERT_NE(c, nullptr);
-  const uint32_t n = 3000;
+  static constexpr uint32_t n = 3000;
   ON_CALL(backend_, DumpKites(_, _, _))
-      .WillByDefault(Invoke([n](uint32_t f, std::span<kp_kite> o, uint32_t* nx) {
+      .WillByDefault(Invoke([](uint32_t f, std::span<kp_kite> o, uint32_t* nx) {
         return FakeDump(n, f, o, nx);
       }));
   uint32_t count = 0, last = 0;
