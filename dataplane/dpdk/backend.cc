@@ -60,6 +60,9 @@ kp_config DpdkBackend::Localise(const kp_config& in) const {
       c.gateway_mac_valid = 2;
       break;
     case GatewayMode::kNeigh:
+      // Without a gateway address to look up, only sessions' on-link next
+      // hops come from the kernel; the gateway stays the control plane's.
+      if (opts_.gateway4.empty() && opts_.gateway6.empty()) break;
       c.gateway_mac_valid = gateway_resolved_ ? 1 : 0;
       std::memcpy(c.gateway_mac, gateway_mac_, 6);
       break;

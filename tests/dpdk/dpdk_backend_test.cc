@@ -94,6 +94,17 @@ TEST_F(BackendTest, NoneKeepsTheControlPlanesGateway) {
   EXPECT_EQ(backend_->GetConfig()->gateway_mac_valid, 2);
 }
 
+TEST_F(BackendTest, NeighWithoutGatewayAddressKeepsTheControlPlanesGateway) {
+  Make({"--gateway-mac", "neigh"});
+  kp_config mine{};
+  mine.gateway_mac_valid = 1;
+  mine.gateway_mac[5] = 0x42;
+  ASSERT_TRUE(backend_->SetConfig(mine).ok());
+  backend_->RefreshNeighbours({Nb("198.51.100.254", 0xfe)});
+  EXPECT_EQ(backend_->GetConfig()->gateway_mac_valid, 1);
+  EXPECT_EQ(backend_->GetConfig()->gateway_mac[5], 0x42);
+}
+
 TEST_F(BackendTest, NeighModeFollowsTheNeighbourTable) {
   Make({"--gateway-mac", "neigh", "--gateway4", "198.51.100.254"});
   EXPECT_EQ(backend_->GetConfig()->gateway_mac_valid, 0) << "unresolved: no_nexthop drops";
