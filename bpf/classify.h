@@ -4,9 +4,10 @@
  * front-end's own; kp_is_tunnel_port(cfg, port); kp_is_bogon(cfg, family,
  * addr16) applies the fixed list (loopback, unspecified, multicast), our own
  * addresses and the configured prefixes (matched on the 128-bit form).
- * kp_pick_session(kite, client16) is the rendezvous hash of
- * docs/forwarding.md section 3 over the kite's live sessions; it returns the
- * chosen session (a map value) or NULL.
+ * kp_pick_session(kite, client16, dst) is the rendezvous hash of
+ * docs/forwarding.md section 3 over the kite's live sessions; it copies the
+ * chosen session into dst (seqread.h) and returns dst, or NULL.
+ * kp_live_session(id, dst) copies a LIVE session holding exactly `id`.
  */
 #ifndef KP_BPF_CLASSIFY_H
 #define KP_BPF_CLASSIFY_H
@@ -14,6 +15,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "maps.h"
+#include "seqread.h"
 
 static __always_inline int kp_is_own(const struct kp_config *cfg, __u8 family, const __u8 a[16])
 {
@@ -107,23 +109,24 @@ static __always_inline __u64 kp_fmix64(__u64 x)
 	return x;
 }
 
-/* A session slot holding exactly `id`, LIVE; NULL otherwise. */
-static __always_inline const struct kp_session *kp_live_session(__u32 id)
+/* Copies the session slot of `id` into dst and returns dst if it holds
+ * exactly `id`, LIVE; NULL otherwise (also when it could not be read). */
+static __always_inline const struct kp_session *kp_live_session(__u32 id, struct kp_session *dst)
 {
-	__u32 idx = id & KP_SESSION_INDEX_MASK;
-	const struct kp_session *s = bpf_map_lookup_elem(&kp_sessions, &idx);
-
-	if (!s || s->session_id != id || s->state != KP_SESSION_LIVE)
+	if (kp_session_read(id & KP_SESSION_INDEX_MASK, dst) || dst->session_id != id ||
+	    dst->state != KP_SESSION_LIVE)
 		return 0;
-	return s;
+	return dst;
 }
 
+/* Scores the live sessions by their id and state only, then copies the
+ * winner into dst (re-checked there). */
 static __always_inline const struct kp_session *kp_pick_session(const struct kp_kite *kite,
-								 const __u8 client[16])
+								 const __u8 client[16],
+								 struct kp_session *dst)
 {
-	const struct kp_session *best = 0, *s;
 	__u64 ch, score, best_score = 0;
-	__u32 n = kite->n_sessions;
+	__u32 n = kite->n_sessions, id, best_id = 0;
 	int i;
 
 	ch = kp_fmix64(*(const __u64 *)(client) ^ kp_fmix64(*(const __u64 *)(client + 8)));
@@ -131,16 +134,18 @@ static __always_inline const struct kp_session *kp_pick_session(const struct kp_
 	for (i = 0; i < (int)KP_MAX_KITE_SESSIONS; i++) {
 		if (i >= n)
 			continue;
-		s = kp_live_session(kite->sessions[i]);
-		if (!s)
+		id = kite->sessions[i];
+		if (!kp_session_live_id(id))
 			continue;
-		score = kp_fmix64(ch ^ ((__u64)kite->sessions[i] * 0x9e3779b97f4a7c15ull));
-		if (!best || score > best_score) {
-			best = s;
+		score = kp_fmix64(ch ^ ((__u64)id * 0x9e3779b97f4a7c15ull));
+		if (!best_id || score > best_score) {
+			best_id = id;
 			best_score = score;
 		}
 	}
-	return best;
+	if (!best_id)
+		return 0;
+	return kp_live_session(best_id, dst);
 }
 
 #endif /* KP_BPF_CLASSIFY_H */

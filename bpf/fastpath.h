@@ -41,17 +41,17 @@ static __always_inline void kp_account_tx(struct kp_kite_slot *slot, __u32 pkts_
 
 /* docs/forwarding.md section 3: client -> connector. */
 static __always_inline __u32 kp_kite_datagram(struct xdp_md *ctx, const struct kp_pkt *pkt,
-					      const struct kp_config *cfg, __u32 kite_id,
-					      __u32 *drop_kite)
+					      const struct kp_config *cfg, struct kp_scratch *sc,
+					      __u32 kite_id, __u32 *drop_kite)
 {
-	const struct kp_kite *kite = bpf_map_lookup_elem(&kp_kites, &kite_id);
+	const struct kp_kite *kite = &sc->kite;
 	__u32 payload = pkt->udp_len - sizeof(struct udphdr);
 	const struct kp_session *s;
 	struct kp_kite_slot *slot;
 	__u32 r, mtu, outer;
 
-	if (!kite)
-		return KP_OUT_PASS;
+	if (kp_kite_read(kite_id, &sc->kite) || kite->state == KP_KITE_EMPTY)
+		return KP_OUT_PASS; /* deleted (or being rewritten): as if not found */
 	if (kp_is_bogon(cfg, pkt->family, pkt->src))
 		return KP_DROP_BOGON_SOURCE;
 	if (cfg->state == KP_FE_CLOSED)
@@ -59,7 +59,7 @@ static __always_inline __u32 kp_kite_datagram(struct xdp_md *ctx, const struct k
 	*drop_kite = kite_id;
 	if (kite->state != KP_KITE_LIVE)
 		return KP_DROP_KITE_DISABLED;
-	s = kp_pick_session(kite, pkt->src);
+	s = kp_pick_session(kite, pkt->src, &sc->sess);
 	if (!s)
 		return KP_DROP_KITE_NO_SESSION;
 	slot = kp_slot(kite_id);
@@ -101,7 +101,8 @@ static __always_inline int kp_kite_has_session(const struct kp_kite *kite, __u32
 
 /* Steps 1-5 of section 4: header, session, source, family, cookie. */
 static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp_pkt *pkt,
-					     const struct kp_config *cfg, struct kp_data_hdr *dh)
+					     const struct kp_config *cfg, struct kp_scratch *sc,
+					     struct kp_data_hdr *dh)
 {
 	__u32 off = pkt->l2_len + pkt->l3_len + sizeof(struct udphdr);
 	__u32 plen = pkt->udp_len - sizeof(struct udphdr);
@@ -126,7 +127,7 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 	if (plen < sizeof(*dh) || (void *)(p + sizeof(*dh)) > end)
 		return KP_DROP_TUN_TRUNCATED;
 	kp_copy64(dh, p, sizeof(*dh));
-	s = kp_live_session(bpf_ntohl(dh->session_id));
+	s = kp_live_session(bpf_ntohl(dh->session_id), &sc->sess);
 	if (!s)
 		return KP_DROP_TUN_UNKNOWN_SESSION;
 	if (s->family != pkt->family || s->connector_port != pkt->sport ||
@@ -151,21 +152,21 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 
 /* docs/forwarding.md section 4: connector -> client. */
 static __always_inline __u32 kp_tunnel_frame(struct xdp_md *ctx, const struct kp_pkt *pkt,
-					     const struct kp_config *cfg, __u32 *drop_kite)
+					     const struct kp_config *cfg, struct kp_scratch *sc,
+					     __u32 *drop_kite)
 {
 	struct kp_data_hdr dh = {};
-	const struct kp_kite *kite;
+	const struct kp_kite *kite = &sc->kite;
 	struct kp_kite_slot *slot;
 	__u32 r, kite_id, payload;
 
-	r = kp_tunnel_check(ctx, pkt, cfg, &dh);
+	r = kp_tunnel_check(ctx, pkt, cfg, sc, &dh);
 	if (r)
 		return r;
 	kite_id = bpf_ntohl(dh.kite_id);
 	if (kite_id < 1 || kite_id >= KP_MAX_KITES)
 		return KP_DROP_TUN_KITE_NOT_IN_SESSION;
-	kite = bpf_map_lookup_elem(&kp_kites, &kite_id);
-	if (!kite || kite->state == KP_KITE_EMPTY)
+	if (kp_kite_read(kite_id, &sc->kite) || kite->state == KP_KITE_EMPTY)
 		return KP_DROP_TUN_KITE_NOT_IN_SESSION;
 	if (!kp_kite_has_session(kite, bpf_ntohl(dh.session_id)))
 		return KP_DROP_TUN_KITE_NOT_IN_SESSION;
@@ -199,23 +200,25 @@ static __always_inline __u32 kp_classify(struct xdp_md *ctx, struct kp_pkt *pkt,
 {
 	const struct kp_config *cfg;
 	struct kp_kite_key key __attribute__((aligned(8))) = {};
+	struct kp_scratch *sc;
 	__u32 r, *kite_id;
 
 	r = kp_parse(ctx, pkt);
 	if (r != KP_PARSE_UDP)
 		return r;
 	cfg = kp_config_get();
-	if (!cfg)
+	sc = kp_scratch_get();
+	if (!cfg || !sc)
 		return KP_OUT_PASS;
 	if (kp_is_tunnel_port(cfg, pkt->dport) && kp_is_own(cfg, pkt->family, pkt->dst))
-		return kp_tunnel_frame(ctx, pkt, cfg, drop_kite);
+		return kp_tunnel_frame(ctx, pkt, cfg, sc, drop_kite);
 	kp_copy64(key.addr, pkt->dst, 16);
 	key.port = pkt->dport;
 	key.family = pkt->family;
 	kite_id = bpf_map_lookup_elem(&kp_kite_hash, &key);
 	if (!kite_id)
 		return KP_OUT_PASS;
-	return kp_kite_datagram(ctx, pkt, cfg, *kite_id, drop_kite);
+	return kp_kite_datagram(ctx, pkt, cfg, sc, *kite_id, drop_kite);
 }
 
 static __always_inline enum kp_act kp_process(struct xdp_md *ctx)

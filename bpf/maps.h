@@ -4,9 +4,10 @@
  * /sys/fs/bpf/kiteplane/<ifname>/ by the XDP mode).  Sizes here are the
  * defaults; the loader resizes the kite and session maps before load.
  *   kp_kite_hash   hash  kp_kite_key -> __u32 kite_id
- *   kp_kites       hash  __u32 kite_id -> kp_kite (preallocated: an update
- *                        replaces the element atomically for readers)
- *   kp_sessions    hash  __u32 session index -> kp_session (same reason)
+ *   kp_kites       mmapable array by kite_id: kp_kite, with kp_kite_seq
+ *   kp_sessions    mmapable array by session index: kp_session, with
+ *                  kp_session_seq (sequence words: see seqread.h)
+ *   kp_scratch     per-CPU copy space for kite and session entries
  *   kp_config      array-of-maps, one slot holding a one-element array with
  *                  the kp_config; the control side swaps in a new inner map,
  *                  so readers never see a torn config.  Empty = unconfigured.
@@ -42,19 +43,56 @@ struct {
 	__type(value, __u32);
 } kp_kite_hash SEC(".maps");
 
+/* Kites by id and sessions by index: mmapable arrays (lookups are inlined
+ * by the verifier) written by user space through the mapping.  Each entry has
+ * a sequence word in the parallel kp_*_seq array (odd while user space
+ * writes the entry); readers copy an entry between two reads of it
+ * (seqread.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, KP_MAX_KITES);
 	__type(key, __u32);
 	__type(value, struct kp_kite);
 } kp_kites SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, KP_MAX_KITES);
+	__type(key, __u32);
+	__type(value, __u64);
+} kp_kite_seq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, KP_MAX_SESSIONS);
 	__type(key, __u32);
 	__type(value, struct kp_session);
 } kp_sessions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, KP_MAX_SESSIONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} kp_session_seq SEC(".maps");
+
+/* Per-CPU scratch for entries copied out of kp_kites / kp_sessions (the
+ * stack is nearly full).  One program run at a time per CPU. */
+struct kp_scratch {
+	struct kp_kite kite;
+	struct kp_session sess;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kp_scratch);
+} kp_scratch SEC(".maps");
 
 struct kp_config_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -62,22 +63,45 @@ XdpBackend::XdpBackend(const XdpMapFds& fds, uint32_t max_kites, uint32_t max_se
   kite_present_.assign(max_kites_, false);
   session_present_.assign(max_sessions_, false);
   kite_keys_.assign(max_kites_, kp_kite_key{});
-  // The map is sized ncpus_ * max_kites_ by the loader (SizeMaps); mmap of
-  // an array map must cover no more than the map, rounded up to pages.
-  slots_len_ = static_cast<size_t>(ncpus_) * max_kites_ * sizeof(kp_kite_slot);
-  void* p = mmap(nullptr, slots_len_, PROT_READ | PROT_WRITE, MAP_SHARED, fds_.kite_state, 0);
-  if (p != MAP_FAILED) slots_ = static_cast<kp_kite_slot*>(p);
+  // Sizes as set by the loader (SizeMaps); a mapping may not exceed its map.
+  // Array elements are 8-byte aligned, so the u64 sequence words are dense.
+  const size_t nk = max_kites_, ns = max_sessions_;
+  slots_ = static_cast<kp_kite_slot*>(MapArray(fds_.kite_state, ncpus_ * nk * sizeof(kp_kite_slot)));
+  kites_ = static_cast<kp_kite*>(MapArray(fds_.kites, nk * sizeof(kp_kite)));
+  kite_seq_ = static_cast<uint64_t*>(MapArray(fds_.kite_seq, nk * sizeof(uint64_t)));
+  sessions_ = static_cast<kp_session*>(MapArray(fds_.sessions, ns * sizeof(kp_session)));
+  session_seq_ = static_cast<uint64_t*>(MapArray(fds_.session_seq, ns * sizeof(uint64_t)));
 }
 
 XdpBackend::~XdpBackend() {
-  if (slots_) munmap(slots_, slots_len_);
+  for (const Mapping& m : mappings_) munmap(m.addr, m.len);
+}
+
+void* XdpBackend::MapArray(int fd, size_t bytes) {
+  if (fd < 0) return nullptr;
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return nullptr;
+  mappings_.push_back({p, bytes});
+  return p;
 }
 
 absl::Status XdpBackend::CheckMapped() const {
-  if (slots_) return absl::OkStatus();
+  if (slots_ && kites_ && kite_seq_ && sessions_ && session_seq_) return absl::OkStatus();
   return absl::InternalError(
-      "kp_kite_state is not mapped (map missing, not BPF_F_MMAPABLE, or not sized "
-      "possible CPUs x max kites)");
+      "kite/session/state maps are not mapped (missing, not BPF_F_MMAPABLE, or not sized "
+      "as SizeMaps sets them)");
+}
+
+void XdpBackend::SeqWrite(uint64_t* seq, void* dst, const void* src, size_t size) {
+  std::atomic_ref<uint64_t> word(*seq);
+  const uint64_t odd = word.load(std::memory_order_relaxed) | 1;
+  word.store(odd, std::memory_order_relaxed);
+  // The odd word must be visible before any byte of the entry changes, and
+  // every byte before the even word (x86 keeps stores in order; the fences
+  // keep the compiler from moving the copy across the word).
+  std::atomic_thread_fence(std::memory_order_release);
+  std::memcpy(dst, src, size);
+  word.store(odd + 1, std::memory_order_release);
 }
 
 XdpBackend::KeyBytes XdpBackend::Bytes(const kp_kite_key& k) {
@@ -88,23 +112,15 @@ XdpBackend::KeyBytes XdpBackend::Bytes(const kp_kite_key& k) {
 
 absl::Status XdpBackend::Init() {
   if (absl::Status st = CheckMapped(); !st.ok()) return st;
-  uint32_t key = 0, next = 0;
-  uint32_t* prev = nullptr;
-  while (bpf_map_get_next_key(fds_.kites, prev, &next) == 0) {
-    kp_kite k{};
-    if (next < max_kites_ && bpf_map_lookup_elem(fds_.kites, &next, &k) == 0) {
-      kite_present_[next] = true;
-      kite_keys_[next] = k.key;
-      key_owner_[Bytes(k.key)] = next;
-    }
-    key = next;
-    prev = &key;
+  for (uint32_t id = 1; id < max_kites_; id++) {
+    const kp_kite& k = kites_[id];
+    if (k.state == KP_KITE_EMPTY) continue;
+    kite_present_[id] = true;
+    kite_keys_[id] = k.key;
+    key_owner_[Bytes(k.key)] = id;
   }
-  prev = nullptr;
-  while (bpf_map_get_next_key(fds_.sessions, prev, &next) == 0) {
-    if (next < max_sessions_) session_present_[next] = true;
-    key = next;
-    prev = &key;
+  for (uint32_t idx = 0; idx < max_sessions_; idx++) {
+    session_present_[idx] = sessions_[idx].state != KP_SESSION_EMPTY;
   }
   return absl::OkStatus();
 }
@@ -177,6 +193,7 @@ absl::Status XdpBackend::ValidateKite(const kp_kite& k) const {
 }
 
 absl::Status XdpBackend::UpsertKites(std::span<const kp_kite> kites) {
+  if (absl::Status st = CheckMapped(); !st.ok()) return st;
   // Validate everything first (from the in-memory mirror): all-or-nothing
   // for every refusal we can foresee.
   absl::flat_hash_map<KeyBytes, uint32_t> batch_keys;
@@ -207,12 +224,9 @@ absl::Status XdpBackend::UpsertKites(std::span<const kp_kite> kites) {
   }
   if (absl::Status st = ResetKites(new_ids); !st.ok()) return st;
   // Values first, then the hash entries pointing at them, then old keys go.
+  for (const kp_kite& k : kites) WriteKite(k.kite_id, k);
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   uint32_t n = static_cast<uint32_t>(kites.size());
-  if (n && bpf_map_update_batch(fds_.kites, all_ids.data(), kites.data(), &n, &opts) != 0) {
-    return Errno("kite batch", errno);
-  }
-  n = static_cast<uint32_t>(kites.size());
   if (n && bpf_map_update_batch(fds_.kite_hash, keys.data(), all_ids.data(), &n, &opts) != 0) {
     const int err = errno;
     // The hash is full: take back the kites that were not there (their keys
@@ -220,7 +234,7 @@ absl::Status XdpBackend::UpsertKites(std::span<const kp_kite> kites) {
     for (const kp_kite& k : kites) {
       if (!kite_present_[k.kite_id]) {
         bpf_map_delete_elem(fds_.kite_hash, &k.key);
-        bpf_map_delete_elem(fds_.kites, &k.kite_id);
+        WriteKite(k.kite_id, kp_kite{});
       }
     }
     return Errno("kite hash batch", err);
@@ -255,6 +269,7 @@ absl::Status XdpBackend::ResetKites(std::span<const uint32_t> ids) {
 }
 
 absl::Status XdpBackend::DeleteKites(std::span<const uint32_t> kite_ids) {
+  if (absl::Status st = CheckMapped(); !st.ok()) return st;
   for (uint32_t id : kite_ids) {
     if (id >= max_kites_ || !kite_present_[id]) {
       return absl::NotFoundError(absl::StrCat("kite ", id, " not present"));
@@ -267,7 +282,7 @@ absl::Status XdpBackend::DeleteKites(std::span<const uint32_t> kite_ids) {
   // No new packet finds these kites now; let running ones finish first.
   if (absl::Status st = WaitForReaders(); !st.ok()) return st;
   for (uint32_t id : kite_ids) {
-    bpf_map_delete_elem(fds_.kites, &id);
+    WriteKite(id, kp_kite{});
     kite_present_[id] = false;
   }
   return WaitForReaders();
@@ -286,28 +301,26 @@ absl::Status XdpBackend::UpsertSessions(std::span<const kp_session> sessions) {
       return absl::InvalidArgumentError(absl::StrCat("session ", s.session_id, ": bad family"));
     }
   }
+  if (absl::Status st = CheckMapped(); !st.ok()) return st;
   for (const kp_session& s : sessions) {
     const uint32_t idx = s.session_id & KP_SESSION_INDEX_MASK;
-    if (bpf_map_update_elem(fds_.sessions, &idx, &s, BPF_ANY) != 0) {
-      return Errno(absl::StrCat("session ", s.session_id), errno);
-    }
+    WriteSession(idx, s);
     session_present_[idx] = true;
   }
   return WaitForReaders();
 }
 
 absl::Status XdpBackend::DeleteSessions(std::span<const uint32_t> session_ids) {
+  if (absl::Status st = CheckMapped(); !st.ok()) return st;
   for (uint32_t id : session_ids) {
     const uint32_t idx = id & KP_SESSION_INDEX_MASK;
-    kp_session s{};
-    if (idx >= max_sessions_ || bpf_map_lookup_elem(fds_.sessions, &idx, &s) != 0 ||
-        s.session_id != id) {
+    if (idx >= max_sessions_ || !session_present_[idx] || sessions_[idx].session_id != id) {
       return absl::NotFoundError(absl::StrCat("session ", id, " not present"));
     }
   }
   for (uint32_t id : session_ids) {
     const uint32_t idx = id & KP_SESSION_INDEX_MASK;
-    bpf_map_delete_elem(fds_.sessions, &idx);
+    WriteSession(idx, kp_session{});
     session_present_[idx] = false;
   }
   return WaitForReaders();
@@ -388,10 +401,10 @@ absl::StatusOr<uint32_t> XdpBackend::KiteStats(uint32_t first, std::span<kp_ctl_
 
 absl::StatusOr<uint32_t> XdpBackend::DumpKites(uint32_t first, std::span<kp_kite> out,
                                                uint32_t* next) const {
+  if (absl::Status st = CheckMapped(); !st.ok()) return st;
   uint32_t n = 0, id = std::max<uint32_t>(first, 1);
   for (; id < max_kites_ && n < out.size(); id++) {
-    if (!kite_present_[id]) continue;
-    if (bpf_map_lookup_elem(fds_.kites, &id, &out[n]) == 0) n++;
+    if (kite_present_[id]) out[n++] = kites_[id];  // we are the only writer
   }
   while (id < max_kites_ && !kite_present_[id]) id++;
   *next = id < max_kites_ ? id : 0;
@@ -400,10 +413,10 @@ absl::StatusOr<uint32_t> XdpBackend::DumpKites(uint32_t first, std::span<kp_kite
 
 absl::StatusOr<uint32_t> XdpBackend::DumpSessions(uint32_t first, std::span<kp_session> out,
                                                   uint32_t* next) const {
+  if (absl::Status st = CheckMapped(); !st.ok()) return st;
   uint32_t n = 0, idx = first;
   for (; idx < max_sessions_ && n < out.size(); idx++) {
-    if (!session_present_[idx]) continue;
-    if (bpf_map_lookup_elem(fds_.sessions, &idx, &out[n]) == 0) n++;
+    if (session_present_[idx]) out[n++] = sessions_[idx];  // we are the only writer
   }
   while (idx < max_sessions_ && !session_present_[idx]) idx++;
   *next = idx < max_sessions_ && idx != 0 ? idx : 0;

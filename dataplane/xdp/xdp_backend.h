@@ -1,12 +1,16 @@
 // xdp_backend.h - kp::xdp::XdpBackend, the control-socket backend of the XDP
 // mode: kp::ctl::TableBackend implemented over the XDP program's BPF maps.
 //
-// Every method runs on the control thread and writes maps with bpf(2).  Kite
-// and session maps are preallocated hashes, so each update replaces an element
-// atomically for the program; because the kernel may recycle a replaced or
-// deleted element at once, every mutating call ends with a reader grace period
-// (re-storing the config map-in-map slot, which makes the kernel wait for
-// running programs).  The config is swapped in as a fresh one-element inner
+// Every method runs on the control thread (the only writer).  Kites and
+// sessions are BPF_F_MMAPABLE arrays written through this process's mapping
+// with a seqlock per entry (sequence word odd while the 64 bytes are copied;
+// the program copies an entry between two reads of the word and treats a
+// busy entry as absent: bpf/seqread.h), so no write needs a system call and
+// the program never uses a torn entry.  Only the kite hash (public address ->
+// kite id) is a BPF hash written with bpf(2).  Every mutating call ends with
+// a reader grace period (re-storing the config map-in-map slot, which makes
+// the kernel wait for running programs), so after it returns no packet still
+// uses the old state.  The config is swapped in as a fresh one-element inner
 // map, so the program never reads a torn kp_config.  Per-kite counters and
 // police state live in one BPF_F_MMAPABLE array laid out [cpu][kite]
 // (bpf/layout.h), mapped into this process: counter reads are plain loads
@@ -34,8 +38,10 @@ namespace kp::xdp {
 // File descriptors of the program's maps (owned elsewhere: the skeleton).
 struct XdpMapFds {
   int kite_hash = -1;
-  int kites = -1;
-  int sessions = -1;
+  int kites = -1;       // mmapable array of kp_kite by kite id
+  int kite_seq = -1;    // mmapable array of u64 sequence words, one per kite
+  int sessions = -1;    // mmapable array of kp_session by session index
+  int session_seq = -1; // mmapable array of u64 sequence words, one per session
   int config = -1;  // array of maps, one slot
   int credit = -1;
   int kite_state = -1;  // mmapable [cpu][kite] array of kp_kite_slot (bpf/layout.h)
@@ -102,6 +108,14 @@ class XdpBackend : public ctl::TableBackend {
     return slots_ + static_cast<size_t>(cpu) * max_kites_ + kite_id;
   }
   absl::Status CheckMapped() const;
+  // Seqlock write of one 64-byte entry through the mapping.
+  static void SeqWrite(uint64_t* seq, void* dst, const void* src, size_t size);
+  void WriteKite(uint32_t id, const kp_kite& k) { SeqWrite(&kite_seq_[id], &kites_[id], &k, sizeof k); }
+  void WriteSession(uint32_t idx, const kp_session& s) {
+    SeqWrite(&session_seq_[idx], &sessions_[idx], &s, sizeof s);
+  }
+  // Maps `fd` (an mmapable array of `bytes`) or returns nullptr.
+  void* MapArray(int fd, size_t bytes);
   // Zeroes police, credit and counters of `ids` on every CPU, batched.
   absl::Status ResetKites(std::span<const uint32_t> ids);
 
@@ -109,8 +123,16 @@ class XdpBackend : public ctl::TableBackend {
   uint32_t max_kites_;
   uint32_t max_sessions_;
   uint32_t ncpus_;
-  kp_kite_slot* slots_ = nullptr;  // mmap of kp_kite_state, ncpus_ * max_kites_ slots
-  size_t slots_len_ = 0;
+  struct Mapping {
+    void* addr;
+    size_t len;
+  };
+  std::vector<Mapping> mappings_;  // unmapped by the destructor
+  kp_kite_slot* slots_ = nullptr;  // kp_kite_state, ncpus_ * max_kites_ slots
+  kp_kite* kites_ = nullptr;       // kp_kites, max_kites_
+  uint64_t* kite_seq_ = nullptr;   // kp_kite_seq, max_kites_
+  kp_session* sessions_ = nullptr; // kp_sessions, max_sessions_
+  uint64_t* session_seq_ = nullptr;// kp_session_seq, max_sessions_
   std::vector<bool> kite_present_;
   std::vector<bool> session_present_;
   std::vector<kp_kite_key> kite_keys_;                  // by kite id, valid if present

@@ -54,15 +54,20 @@ absl::Status SizeMaps(bpf_object* obj, uint32_t nk, uint32_t ns) {
   if (nk < 2 || ns < 1 || ns > KP_MAX_SESSIONS || nk > (1u << 24)) {
     return absl::InvalidArgumentError("max kites must be in [2, 2^24], sessions in [1, 131072]");
   }
-  for (const char* name : {"kp_kite_hash", "kp_kites", "kp_credit"}) {
+  for (const char* name : {"kp_kite_hash", "kp_kites", "kp_kite_seq", "kp_credit"}) {
     bpf_map* m = bpf_object__find_map_by_name(obj, name);
     if (!m) return absl::InternalError(absl::StrCat("object has no map ", name));
     if (int r = bpf_map__set_max_entries(m, nk); r != 0) {
       return absl::InternalError(absl::StrCat("size ", name, ": ", ErrText(r)));
     }
   }
-  bpf_map* m = bpf_object__find_map_by_name(obj, "kp_sessions");
-  if (!m || bpf_map__set_max_entries(m, ns) != 0) return absl::InternalError("size kp_sessions");
+  bpf_map* m = nullptr;
+  for (const char* name : {"kp_sessions", "kp_session_seq"}) {
+    m = bpf_object__find_map_by_name(obj, name);
+    if (!m || bpf_map__set_max_entries(m, ns) != 0) {
+      return absl::InternalError(absl::StrCat("size ", name));
+    }
+  }
   // [cpu][kite] slots; the program's kp_n_cpus / kp_max_kites must match
   // (SetStateLayout on the skeleton's rodata).
   const uint64_t slots = uint64_t{XdpNumCpus()} * nk;
@@ -81,7 +86,9 @@ XdpMapFds MapFdsOf(const bpf_object* obj) {
   XdpMapFds f;
   f.kite_hash = fd("kp_kite_hash");
   f.kites = fd("kp_kites");
+  f.kite_seq = fd("kp_kite_seq");
   f.sessions = fd("kp_sessions");
+  f.session_seq = fd("kp_session_seq");
   f.config = fd("kp_config");
   f.credit = fd("kp_credit");
   f.kite_state = fd("kp_kite_state");
@@ -104,7 +111,8 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Open(const XdpProgramOpt
     bpf_map* pinned[] = {s->maps.kp_kite_hash, s->maps.kp_kites,   s->maps.kp_sessions,
                          s->maps.kp_config,    s->maps.kp_kite_state, s->maps.kp_credit,
                          s->maps.kp_ctrs,    s->maps.kp_drops,
-                         s->maps.kp_cpumap,    s->maps.kp_cpus};
+                         s->maps.kp_cpumap,    s->maps.kp_cpus,    s->maps.kp_kite_seq,
+                         s->maps.kp_session_seq};
     for (bpf_map* m : pinned) {
       const std::string path = options.pin_dir + "/" + bpf_map__name(m);
       if (int r = bpf_map__set_pin_path(m, path.c_str()); r != 0) {

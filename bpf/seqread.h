@@ -1,0 +1,101 @@
+/* seqread.h - consistent copies of kite and session entries.
+ *
+ * API: kp_kite_read(kite_id, dst) and kp_session_read(index, dst) copy one
+ * 64-byte entry of kp_kites / kp_sessions into dst (a map value: the
+ * per-CPU kp_scratch) and return 0, or -1 when the entry could not be read
+ * consistently.  User space writes an entry through its mmap with a seqlock:
+ * it makes the entry's sequence word odd, copies the 64 bytes, then stores
+ * the next even value.  A reader takes the word, copies the entry, takes the
+ * word again and accepts the copy only if both reads agree and are even.
+ * It tries twice; if a writer is still busy the caller treats the entry as
+ * absent for this one packet (a 64-byte copy by the writer makes this
+ * practically never happen).  Compiler barriers keep the three steps in
+ * order; x86 keeps loads ordered with loads, and the JIT does not reorder.
+ * kp_session_live_id(id) reads only a session's id and state, with the same
+ * protocol, for the rendezvous pick.
+ */
+#ifndef KP_BPF_SEQREAD_H
+#define KP_BPF_SEQREAD_H
+
+#include "copy.h"
+#include "maps.h"
+
+#define kp_barrier() asm volatile("" ::: "memory")
+
+static __always_inline __u64 kp_read_seq(const __u64 *seq)
+{
+	return *(const volatile __u64 *)seq;
+}
+
+/* Copies 64 bytes from src under the sequence word seq; 0 on success. */
+static __always_inline int kp_seq_copy(void *dst, const void *src, const __u64 *seq)
+{
+	__u64 s1, s2;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 2; i++) {
+		s1 = kp_read_seq(seq);
+		kp_barrier();
+		kp_copy64(dst, src, 64);
+		kp_barrier();
+		s2 = kp_read_seq(seq);
+		if (s1 == s2 && !(s1 & 1))
+			return 0;
+	}
+	return -1;
+}
+
+static __always_inline int kp_kite_read(__u32 kite_id, struct kp_kite *dst)
+{
+	const struct kp_kite *src = bpf_map_lookup_elem(&kp_kites, &kite_id);
+	const __u64 *seq = bpf_map_lookup_elem(&kp_kite_seq, &kite_id);
+
+	if (!src || !seq)
+		return -1;
+	return kp_seq_copy(dst, src, seq);
+}
+
+static __always_inline int kp_session_read(__u32 idx, struct kp_session *dst)
+{
+	const struct kp_session *src = bpf_map_lookup_elem(&kp_sessions, &idx);
+	const __u64 *seq = bpf_map_lookup_elem(&kp_session_seq, &idx);
+
+	if (!src || !seq)
+		return -1;
+	return kp_seq_copy(dst, src, seq);
+}
+
+/* 1 if the session slot of `id` holds exactly `id`, LIVE (first 8 bytes
+ * read under the sequence word), else 0. */
+static __always_inline int kp_session_live_id(__u32 id)
+{
+	__u32 idx = id & KP_SESSION_INDEX_MASK;
+	const struct kp_session *src = bpf_map_lookup_elem(&kp_sessions, &idx);
+	const __u64 *seq = bpf_map_lookup_elem(&kp_session_seq, &idx);
+	__u64 s1, s2, w;
+	int i;
+
+	if (!src || !seq)
+		return 0;
+#pragma unroll
+	for (i = 0; i < 2; i++) {
+		s1 = kp_read_seq(seq);
+		kp_barrier();
+		w = *(const volatile __u64 *)src;
+		kp_barrier();
+		s2 = kp_read_seq(seq);
+		if (s1 == s2 && !(s1 & 1))
+			return (__u32)w == id && (__u8)(w >> 32) == KP_SESSION_LIVE;
+	}
+	return 0;
+}
+
+static __always_inline struct kp_scratch *kp_scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&kp_scratch, &zero);
+}
+
+#endif /* KP_BPF_SEQREAD_H */
