@@ -107,7 +107,9 @@ kp_load "$addr" "$port" 5000 1000 64,512,1400 || echo "(some datagrams were not 
 say "One 3,000-byte datagram"
 kp_in client "$KP_PY" "$KP_HELPER" roundtrip --dst "$addr:$port" --src "${KP_CLIENT_ADDRS[0]}" \
   --count 1 --sizes 3000 || true
-say "Counters"
+say "Per-kite counters"
+run kp_kitectl kites
+say "Front-end counters (fast path, drops by reason, control plane)"
 run kp_kitectl stats
 say "Live view (3 refreshes) while traffic flows"
 kp_load "$addr" "$port" 3000 1000 64,512 >/dev/null 2>&1 &
