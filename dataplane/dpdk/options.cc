@@ -128,8 +128,6 @@ absl::Status Apply(const std::string& name, const std::string& v, AppOptions* o)
     o->force_soft_rss = true;
   } else if (name == "bench-packets") {
     if (!absl::SimpleAtoi(v, &o->bench_packets)) return Bad(name, v, "want a packet count");
-  } else if (name == "bench-template") {
-    o->bench_template = v;
   } else if (name == "bench-setup") {
     if (v != "encap" && v != "decap") return Bad(name, v, "want encap or decap");
     o->bench_setup = v;
@@ -144,6 +142,18 @@ absl::Status Apply(const std::string& name, const std::string& v, AppOptions* o)
 }
 
 bool IsFlag(const std::string& name) { return name == "soft-rss"; }
+
+bool IsKnown(const std::string& name) {
+  static const char* const kNames[] = {
+      "ctl-socket", "addr4", "addr6", "tunnel-ports", "gateway-mac", "gateway4", "gateway6",
+      "exception", "exception-iface", "max-kites", "max-sessions", "port", "rx-desc", "tx-desc",
+      "mbufs", "exception-ring", "neigh-refresh-ms", "soft-rss", "bench-packets",
+      "bench-setup", "bench-kites", "config"};
+  for (const char* n : kNames) {
+    if (name == n) return true;
+  }
+  return false;
+}
 
 absl::Status ApplyConfigFile(const std::string& path, AppOptions* o) {
   std::ifstream in(path);
@@ -203,6 +213,8 @@ absl::StatusOr<AppOptions> ParseAppOptions(const std::vector<std::string>& args)
     if (size_t eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
+    } else if (!IsKnown(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown option --", name, "\n", AppUsage()));
     } else if (!IsFlag(name)) {
       if (i + 1 >= args.size()) {
         return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value\n", AppUsage()));

@@ -43,7 +43,6 @@ struct AppOptions {
   // Benchmark mode: synthesise `bench_packets` frames per worker from a
   // template instead of receiving (see docs/performance.md "DPDK").
   uint64_t bench_packets = 0;
-  std::string bench_template;      // hex of one Ethernet frame
   std::string bench_setup;         // "encap" or "decap": tables the bench installs
   uint32_t bench_kites = 1;
 };

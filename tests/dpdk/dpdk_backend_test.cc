@@ -161,6 +161,9 @@ TEST_F(BackendTest, SessionsDumpBySlotAndDeleteReclaims) {
 
 TEST(OptionsTest, StrictParsing) {
   EXPECT_FALSE(ParseAppOptions({"--bogus", "1"}).ok());
+  auto unknown = ParseAppOptions({"--frobnicate"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("unknown option --frobnicate"), absl::string_view::npos);
   EXPECT_FALSE(ParseAppOptions({"--addr4", "2001:db8::1"}).ok());
   EXPECT_FALSE(ParseAppOptions({"--addr4", "198.51.100.1/33"}).ok());
   EXPECT_FALSE(ParseAppOptions({"--tunnel-ports", "0"}).ok());
