@@ -1,13 +1,15 @@
 // xdp_backend_test.cc - kp::xdp::XdpBackend against real (unpinned) maps of
 // the XDP program: all-or-nothing validation, key changes, deletes, session
 // generations, credit on every CPU, front-end state, paged counter reads, and
-// what the loaded program then does with a deleted kite.  Suite "bpf": needs
+// what the loaded program then does: a deleted kite, counters read through
+// the mapping, entries whose seqlock word is odd, a second backend's Init().  Suite "bpf": needs
 // the privilege to load BPF programs, exits 77 without it.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <sys/mman.h>
 
 #include <cstdio>
 #include <cstring>
@@ -176,49 +178,133 @@ TEST_F(XdpBackendTest, KiteStatsPagesOverPresentKites) {
   EXPECT_EQ(total, kites.size());
 }
 
-TEST_F(XdpBackendTest, DeletedKiteIsNoLongerForwarded) {
-  kp_config c{};
-  c.gateway_mac_valid = 2;
-  c.n_workers = 1;
-  ASSERT_TRUE(backend_->SetConfig(c).ok());
-  const uint32_t sid = (1u << KP_SESSION_INDEX_BITS) | 1u;
-  ASSERT_TRUE(backend_->UpsertSessions(std::vector{MakeSession(sid)}).ok());
-  const kp_kite k = MakeKite(3, 0xc6336403, 5000, sid);
-  ASSERT_TRUE(backend_->UpsertKites(std::vector{k}).ok());
-  // Ethernet + IPv4 + UDP (checksum 0: none) from 192.0.2.7:1234 to the kite.
-  uint8_t f[14 + 20 + 8 + 4] = {};
-  f[12] = 0x08;
-  f[14] = 0x45;
-  f[17] = sizeof f - 14;
-  f[22] = 64;
-  f[23] = 17;
-  const uint8_t src[4] = {192, 0, 2, 7};
-  std::memcpy(f + 26, src, 4);
-  std::memcpy(f + 30, k.key.addr + 12, 4);
-  uint32_t sum = 0;
-  for (int i = 14; i < 34; i += 2) sum += (f[i] << 8) | f[i + 1];
-  sum = (sum & 0xffff) + (sum >> 16);
-  const uint16_t csum = static_cast<uint16_t>(~((sum & 0xffff) + (sum >> 16)));
-  f[24] = csum >> 8;
-  f[25] = csum & 0xff;
-  f[34] = 0x04;
-  f[35] = 0xd2;
-  std::memcpy(f + 36, &k.key.port, 2);
-  f[39] = 12;
-  auto run = [&]() {
+// One kite (id 3) with one live session, and a client datagram to it.
+class XdpForwardTest : public XdpBackendTest {
+ protected:
+  static constexpr uint32_t kSid = (1u << KP_SESSION_INDEX_BITS) | 1u;
+
+  void SetUp() override {
+    XdpBackendTest::SetUp();
+    kp_config c{};
+    c.gateway_mac_valid = 2;
+    c.n_workers = 1;
+    ASSERT_TRUE(backend_->SetConfig(c).ok());
+    ASSERT_TRUE(backend_->UpsertSessions(std::vector{MakeSession(kSid)}).ok());
+    kite_ = MakeKite(3, 0xc6336403, 5000, kSid);
+    ASSERT_TRUE(backend_->UpsertKites(std::vector{kite_}).ok());
+    // Ethernet + IPv4 + UDP (checksum 0: none) from 192.0.2.7:1234 to the kite.
+    f_[12] = 0x08;
+    f_[14] = 0x45;
+    f_[17] = sizeof f_ - 14;
+    f_[22] = 64;
+    f_[23] = 17;
+    const uint8_t src[4] = {192, 0, 2, 7};
+    std::memcpy(f_ + 26, src, 4);
+    std::memcpy(f_ + 30, kite_.key.addr + 12, 4);
+    uint32_t sum = 0;
+    for (int i = 14; i < 34; i += 2) sum += (f_[i] << 8) | f_[i + 1];
+    sum = (sum & 0xffff) + (sum >> 16);
+    const uint16_t csum = static_cast<uint16_t>(~((sum & 0xffff) + (sum >> 16)));
+    f_[24] = csum >> 8;
+    f_[25] = csum & 0xff;
+    f_[34] = 0x04;
+    f_[35] = 0xd2;
+    std::memcpy(f_ + 36, &kite_.key.port, 2);
+    f_[39] = 12;
+  }
+
+  uint32_t Run() {
     uint8_t out[256];
     LIBBPF_OPTS(bpf_test_run_opts, opts);
-    opts.data_in = f;
-    opts.data_size_in = sizeof f;
+    opts.data_in = f_;
+    opts.data_size_in = sizeof f_;
     opts.data_out = out;
     opts.data_size_out = sizeof out;
     EXPECT_EQ(bpf_prog_test_run_opts(prog_->main_prog_fd(), &opts), 0);
     return opts.retval;
+  }
+
+  // The u64 sequence word of entry `idx` of a kp_*_seq map, mapped here.
+  struct SeqWord {
+    SeqWord(int fd, uint32_t entries, uint32_t idx) {
+      len = static_cast<size_t>(entries) * sizeof(uint64_t);
+      void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      base = p == MAP_FAILED ? nullptr : static_cast<uint64_t*>(p);
+      word = base ? base + idx : nullptr;
+    }
+    ~SeqWord() {
+      if (base) munmap(base, len);
+    }
+    uint64_t* base;
+    uint64_t* word;
+    size_t len;
   };
-  EXPECT_EQ(run(), static_cast<uint32_t>(XDP_TX));
+
+  kp_kite kite_{};
+  uint8_t f_[14 + 20 + 8 + 4] = {};
+};
+
+TEST_F(XdpForwardTest, DeletedKiteIsNoLongerForwarded) {
+  EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
   const uint32_t ids[] = {3};
   ASSERT_TRUE(backend_->DeleteKites(ids).ok());
-  EXPECT_EQ(run(), static_cast<uint32_t>(XDP_PASS));
+  EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_PASS));
+}
+
+// The program counts into the mmapped [cpu][kite] slots that KiteStats sums.
+TEST_F(XdpForwardTest, ForwardedDatagramCountedInKiteStats) {
+  ASSERT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
+  ASSERT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
+  std::vector<kp_ctl_kite_stats> st(4);
+  uint32_t next = 0;
+  absl::StatusOr<uint32_t> n = backend_->KiteStats(1, st, &next);
+  ASSERT_TRUE(n.ok()) << n.status();
+  ASSERT_EQ(*n, 1u);
+  EXPECT_EQ(st[0].kite_id, 3u);
+  EXPECT_EQ(st[0].v[KP_KCTR_RX_PKTS], 2u);
+  EXPECT_EQ(st[0].v[KP_KCTR_RX_BYTES], 8u);  // 4-byte payload twice
+  EXPECT_EQ(st[0].used_bytes, 8u);
+}
+
+// An entry whose sequence word is odd (a writer is mid-copy) is not used:
+// the kite reads as absent (exception), the session as not live (dropped);
+// once the word is even again the datagram is forwarded.
+TEST_F(XdpForwardTest, EntryBeingWrittenIsNotUsed) {
+  SeqWord kseq(prog_->maps().kite_seq, kKites, 3);
+  SeqWord sseq(prog_->maps().session_seq, kSessions, kSid & KP_SESSION_INDEX_MASK);
+  ASSERT_NE(kseq.word, nullptr);
+  ASSERT_NE(sseq.word, nullptr);
+  ASSERT_EQ(*kseq.word % 2, 0u);
+  ASSERT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
+  *kseq.word += 1;
+  EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_PASS));
+  *kseq.word += 1;
+  EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
+  *sseq.word += 1;
+  EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_DROP));
+  *sseq.word += 1;
+  EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
+}
+
+// Kites and sessions written through the mapping survive a new backend
+// (as after a restart on pinned maps): Init() rebuilds presence from them.
+TEST_F(XdpForwardTest, InitRebuildsFromMappedTables) {
+  XdpBackend again(prog_->maps(), kKites, kSessions);
+  ASSERT_TRUE(again.Init().ok());
+  std::vector<kp_kite> ks(4);
+  uint32_t next = 0;
+  absl::StatusOr<uint32_t> n = again.DumpKites(1, ks, &next);
+  ASSERT_TRUE(n.ok());
+  ASSERT_EQ(*n, 1u);
+  EXPECT_EQ(std::memcmp(&ks[0], &kite_, sizeof kite_), 0);
+  std::vector<kp_session> ss(4);
+  n = again.DumpSessions(0, ss, &next);
+  ASSERT_TRUE(n.ok());
+  ASSERT_EQ(*n, 1u);
+  EXPECT_EQ(ss[0].session_id, kSid);
+  // The key mirror is rebuilt too: another kite may not take kite 3's address.
+  kp_kite other = MakeKite(4, 0xc6336403, 5000, kSid);
+  EXPECT_FALSE(again.UpsertKites(std::vector{other}).ok());
 }
 
 }  // namespace
