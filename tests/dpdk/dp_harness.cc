@@ -62,7 +62,8 @@ bool ReadPcap(const std::string& path, std::vector<Frame>* out) {
   return true;
 }
 
-std::unique_ptr<Dataplane> Dataplane::Start(const std::vector<std::string>& extra, std::string* why) {
+std::unique_ptr<Dataplane> Dataplane::Start(const std::vector<std::string>& extra, std::string* why,
+                                            const std::string& lcores) {
   const char* bin = std::getenv("KP_DATAPLANE");
   if (bin == nullptr) {
     *why = "KP_DATAPLANE is not set";
@@ -83,7 +84,7 @@ std::unique_ptr<Dataplane> Dataplane::Start(const std::vector<std::string>& extr
     return nullptr;
   }
   std::vector<std::string> args = {
-      bin, "-l", "0,1", "--no-huge", "--no-pci", "-m", "512",
+      bin, "--lcores=" + lcores, "--no-huge", "--no-pci", "-m", "512",
       "--file-prefix=kpt" + std::to_string(getpid()), "--log-level=*:warning",
       "--vdev", "net_pcap0,rx_pcap=" + d->fifo_ + ",tx_pcap=" + d->out_pcap_, "--",
       "--ctl-socket", d->sock_, "--exception", "none", "--gateway-mac", "none"};

@@ -26,8 +26,10 @@ class Dataplane {
   // standard ones (ctl socket, --exception none, --gateway-mac none), one
   // worker, and connects the control client.  Returns nullptr (with the
   // reason in *why) when anything fails.
+  // `lcores` is the EAL --lcores value ("0,1": one worker; "(0-3)@(0-1)":
+  // the soft-RSS I/O core and two workers on net_pcap's single queue).
   static std::unique_ptr<Dataplane> Start(const std::vector<std::string>& extra_app_args,
-                                          std::string* why);
+                                          std::string* why, const std::string& lcores = "0,1");
   ~Dataplane();
 
   ctl::Client* ctl() { return client_.get(); }
