@@ -1,6 +1,7 @@
 // xdp_backend.cc - kp::xdp::XdpBackend: the TableBackend over the XDP maps.
-// See xdp_backend.h for the publication rules (atomic element replacement,
-// map-in-map config swap, a reader grace period after every change).
+// See xdp_backend.h for the publication rules (seqlock writes of kites and
+// sessions through the mapping, map-in-map config swap, a reader grace
+// period after every change) and bpf/layout.h for the counter slots.
 #include "dataplane/xdp/xdp_backend.h"
 
 #include <bpf/bpf.h>
