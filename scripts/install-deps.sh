@@ -26,7 +26,7 @@ packages=(
   build-essential pkg-config meson ninja-build python3 python3-pyelftools
   clang llvm lld libclang-rt-14-dev bpftool
   # fast path
-  libdpdk-dev dpdk libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev libpcap-dev
+  libdpdk-dev dpdk dpdk-dev libbpf-dev libxdp-dev xdp-tools libelf-dev zlib1g-dev libpcap-dev
   libnuma-dev
   # shared libraries
   libabsl-dev libssl-dev libsodium-dev liblua5.4-dev lua5.4
