@@ -36,6 +36,7 @@
 #include "dataplane/dpdk/telemetry.h"
 #include "dataplane/dpdk/worker.h"
 #include "counters.h"
+#include "kp_wire.h"
 #include "pipeline.h"
 
 namespace kp::dpdk {
@@ -131,13 +132,22 @@ absl::Status PlanLcores(Runtime* rt) {
   return absl::OkStatus();
 }
 
+// The fast path prepends the tunnel headers in the mbuf's headroom, and
+// the data room must stay a 16-bit quantity.
+static_assert(RTE_PKTMBUF_HEADROOM >= KP_ENCAP_OVERHEAD_V6, "headroom must hold the tunnel headers");
+static_assert(RTE_PKTMBUF_HEADROOM + kMaxMaxFrame <= UINT16_MAX, "data room is 16 bits");
+
 absl::Status CreateCore(Runtime* rt) {
+  // One segment per frame: headroom for the encapsulation, then --max-frame.
+  const uint32_t room = RTE_PKTMBUF_HEADROOM + rt->opts.max_frame;
   rt->pool.reset(rte_pktmbuf_pool_create("kp_mbufs", rt->opts.mbufs, 256, 0,
-                                         RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id()));
+                                         static_cast<uint16_t>(room), rte_socket_id()));
   if (!rt->pool) {
+    const uint64_t mib = (uint64_t{rt->opts.mbufs} * (room + sizeof(rte_mbuf) + 64)) >> 20;
     return absl::ResourceExhaustedError(absl::StrCat(
-        "cannot create a mempool of ", rt->opts.mbufs, " mbufs: ", rte_strerror(rte_errno),
-        " (raise EAL -m or lower --mbufs)"));
+        "cannot create a mempool of ", rt->opts.mbufs, " mbufs of ", room, " bytes (about ", mib,
+        " MiB): ", rte_strerror(rte_errno),
+        " (raise EAL -m, or lower --mbufs or --max-frame; see docs/operations.md)"));
   }
   fp::TableSizes sizes;
   sizes.max_kites = rt->opts.max_kites;
@@ -332,8 +342,9 @@ int Run(Runtime* rt) {
   if (st.ok()) st = CreateControl(rt);
   if (!st.ok()) return Fail(std::string(st.message()));
   std::fprintf(stderr,
-               "kiteplane-dataplane: port %u (%s) %s, %u worker(s)%s, exception %s, control %s\n",
-               rt->port->id(), rt->port->driver().c_str(),
+               "kiteplane-dataplane: port %u (%s) MTU %u, max frame %u, %s, %u worker(s)%s, "
+               "exception %s, control %s\n",
+               rt->port->id(), rt->port->driver().c_str(), rt->port->mtu(), rt->opts.max_frame,
                rt->port->hw_rss() ? "hardware RSS" : "one queue", rt->n_workers,
                rt->soft_rss ? " fed by soft RSS" : "",
                rt->exc ? rt->opts.exception_iface.c_str() : "none", rt->opts.ctl_socket.c_str());

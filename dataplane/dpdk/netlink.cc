@@ -102,6 +102,16 @@ absl::Status LinkUp(int ifindex) {
   return Transact(&r, "set link up");
 }
 
+absl::Status SetLinkMtu(int ifindex, uint32_t mtu) {
+  Req r{};
+  r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
+  r.nh.nlmsg_type = RTM_NEWLINK;
+  r.ifi.ifi_family = AF_UNSPEC;
+  r.ifi.ifi_index = ifindex;
+  AddAttr(&r, IFLA_MTU, &mtu, sizeof(mtu));
+  return Transact(&r, "set link MTU");
+}
+
 absl::Status AddAddress(int ifindex, const uint8_t addr16[16], int prefix_len) {
   static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   const bool v4 = std::memcmp(addr16, kMapped, 12) == 0;

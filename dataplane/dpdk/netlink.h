@@ -1,5 +1,5 @@
 // netlink.h - the few rtnetlink requests the DPDK data plane makes to the
-// kernel about its exception interface: bring the link up, add the
+// kernel about its exception interface: bring the link up, set its MTU, add the
 // front-end's addresses to it, and dump its neighbour table (RTM_GETNEIGH)
 // so next-hop MACs can follow the kernel's ARP/ND resolution.
 #pragma once
@@ -19,6 +19,8 @@ struct Neighbour {
 
 // Errors: Internal with the errno text.
 absl::Status LinkUp(int ifindex);
+// Sets the link's MTU (IFLA_MTU).
+absl::Status SetLinkMtu(int ifindex, uint32_t mtu);
 // `addr16` in the 16-byte form; IPv4-mapped means IPv4.
 absl::Status AddAddress(int ifindex, const uint8_t addr16[16], int prefix_len);
 // Reachable/stale/permanent/delay/probe entries with a link-layer address.

@@ -120,6 +120,8 @@ absl::Status Apply(const std::string& name, const std::string& v, AppOptions* o)
     return ParseU32(name, v, 64, 16384, &o->tx_desc);
   } else if (name == "mbufs") {
     return ParseU32(name, v, 1023, 1u << 22, &o->mbufs);
+  } else if (name == "max-frame") {
+    return ParseU32(name, v, kMinMaxFrame, kMaxMaxFrame, &o->max_frame);
   } else if (name == "exception-ring") {
     return ParseU32(name, v, 64, 65536, &o->exception_ring);
   } else if (name == "neigh-refresh-ms") {
@@ -147,7 +149,7 @@ bool IsKnown(const std::string& name) {
   static const char* const kNames[] = {
       "ctl-socket", "addr4", "addr6", "tunnel-ports", "gateway-mac", "gateway4", "gateway6",
       "exception", "exception-iface", "max-kites", "max-sessions", "port", "rx-desc", "tx-desc",
-      "mbufs", "exception-ring", "neigh-refresh-ms", "soft-rss", "bench-packets",
+      "mbufs", "max-frame", "exception-ring", "neigh-refresh-ms", "soft-rss", "bench-packets",
       "bench-setup", "bench-kites", "config"};
   for (const char* n : kNames) {
     if (name == n) return true;
@@ -199,6 +201,7 @@ const char* AppUsage() {
          "  [--gateway-mac MAC|mirror|neigh|none] [--gateway4 A] [--gateway6 A]\n"
          "  [--exception tap|virtio-user|none] [--exception-iface NAME]\n"
          "  [--max-kites N] [--max-sessions N] [--port ID] [--soft-rss]\n"
+         "  [--mbufs N] [--max-frame BYTES] [--rx-desc N] [--tx-desc N]\n"
          "  (see docs/operations.md)";
 }
 

@@ -15,6 +15,11 @@
 
 namespace kp::dpdk {
 
+// Bounds of --max-frame: a standard 1500-byte MTU frame with a VLAN tag, up
+// to what a 16-bit mbuf data room holds next to the headroom.
+inline constexpr uint32_t kMinMaxFrame = 1518;
+inline constexpr uint32_t kMaxMaxFrame = 65000;
+
 enum class GatewayMode { kNone, kStatic, kMirror, kNeigh };
 enum class ExceptionMode { kNone, kTap, kVirtioUser };
 
@@ -37,6 +42,12 @@ struct AppOptions {
   uint32_t rx_desc = 1024;
   uint32_t tx_desc = 1024;
   uint32_t mbufs = 16383;
+  // Largest Ethernet frame (header, one VLAN tag, IP packet; no FCS) the
+  // port receives or sends.  Every mbuf's data room is the headroom (room
+  // for the tunnel headers the fast path prepends) plus this, so frames stay
+  // in one segment; it also sets the port's and the exception interface's
+  // MTU (max_frame - 18).  Memory: see docs/operations.md "Frame size".
+  uint32_t max_frame = 9216;
   uint32_t exception_ring = 1024;  // frames queued toward and from the kernel
   uint32_t neigh_refresh_ms = 1000;
   bool force_soft_rss = false;     // distribute in software even if the port has RSS

@@ -6,6 +6,8 @@
 #include <rte_ethdev.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -25,10 +27,39 @@ std::string MacText(const rte_ether_addr& m) {
                          m.addr_bytes[2], m.addr_bytes[3], m.addr_bytes[4], m.addr_bytes[5]);
 }
 
-// Configures `nq` queue pairs and starts the port.
-absl::Status StartQueues(uint16_t port, uint16_t nq, const rte_eth_conf& conf, rte_mempool* pool,
+// The L3 MTU a frame of `max_frame` bytes carries: Ethernet header and one
+// VLAN tag come off (the FCS is not part of max_frame).
+uint32_t MtuOfFrame(uint32_t max_frame) { return max_frame - RTE_ETHER_HDR_LEN - RTE_VLAN_HLEN; }
+
+// Clamps `want` into the PMD's advertised MTU range.  ethdev derives the
+// L2 overhead from max_rx_pktlen - max_mtu when both are given, else assumes
+// header + CRC; the frame must fit max_rx_pktlen.
+uint16_t ClampMtu(const rte_eth_dev_info& info, uint32_t want) {
+  uint32_t mtu = want;
+  if (info.max_mtu != 0 && mtu > info.max_mtu) mtu = info.max_mtu;
+  uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+  if (info.max_mtu != UINT16_MAX && info.max_rx_pktlen > info.max_mtu) {
+    overhead = info.max_rx_pktlen - info.max_mtu;
+  }
+  if (info.max_rx_pktlen > overhead && mtu + overhead > info.max_rx_pktlen) {
+    mtu = info.max_rx_pktlen - overhead;
+  }
+  if (mtu < info.min_mtu) mtu = info.min_mtu;
+  if (mtu < RTE_ETHER_MIN_MTU) mtu = RTE_ETHER_MIN_MTU;
+  return static_cast<uint16_t>(std::min<uint32_t>(mtu, UINT16_MAX));
+}
+
+// Configures `nq` queue pairs and starts the port.  A PMD that refuses the
+// MTU in `conf` is configured again with its default MTU (logged).
+absl::Status StartQueues(uint16_t port, uint16_t nq, rte_eth_conf conf, rte_mempool* pool,
                          uint16_t nrx, uint16_t ntx) {
   int rc = rte_eth_dev_configure(port, nq, nq, &conf);
+  if (rc != 0 && conf.rxmode.mtu != 0) {
+    std::fprintf(stderr, "kiteplane-dataplane: port %u refused MTU %u (%s); using its default\n",
+                 port, conf.rxmode.mtu, rte_strerror(-rc));
+    conf.rxmode.mtu = 0;
+    rc = rte_eth_dev_configure(port, nq, nq, &conf);
+  }
   if (rc != 0) return DpdkError(absl::StrCat("configure port ", port), rc, "check the PMD's queue limits");
   rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
   const int socket = rte_eth_dev_socket_id(port);
@@ -43,6 +74,13 @@ absl::Status StartQueues(uint16_t port, uint16_t nq, const rte_eth_conf& conf, r
   if (rc != 0) return DpdkError(absl::StrCat("start port ", port), rc, "see the PMD's log above");
   rte_eth_promiscuous_enable(port);  // not every PMD supports it; harmless
   return absl::OkStatus();
+}
+
+// Gives the exception interface the MTU of the forwarding port's frames:
+// through the PMD when it takes it, else on the kernel link directly.
+absl::Status SetExceptionMtu(uint16_t port, int ifindex, uint32_t mtu) {
+  if (rte_eth_dev_set_mtu(port, static_cast<uint16_t>(mtu)) == 0) return absl::OkStatus();
+  return SetLinkMtu(ifindex, mtu);
 }
 
 }  // namespace
@@ -71,11 +109,22 @@ absl::StatusOr<Port> Port::Open(uint16_t port_id, uint16_t n_workers, rte_mempoo
     conf.rx_adv_conf.rss_conf.rss_hf =
         info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
   }
+  const uint32_t want = MtuOfFrame(opts.max_frame);
+  conf.rxmode.mtu = ClampMtu(info, want);
+  if (conf.rxmode.mtu < want) {
+    std::fprintf(stderr,
+                 "kiteplane-dataplane: port %u (%s) takes MTU %u at most (max_rx_pktlen %u), "
+                 "not %u from --max-frame %u; a PMD that follows a kernel interface "
+                 "(net_af_packet, net_tap) still receives up to that interface's MTU\n",
+                 port_id, p.driver_.c_str(), conf.rxmode.mtu, info.max_rx_pktlen, want,
+                 opts.max_frame);
+  }
   absl::Status st = StartQueues(port_id, p.n_queues_, conf, pool, static_cast<uint16_t>(opts.rx_desc),
                                 static_cast<uint16_t>(opts.tx_desc));
   if (!st.ok()) return st;
   p.open_ = true;
   rte_eth_macaddr_get(port_id, &p.mac_);
+  if (rte_eth_dev_get_mtu(port_id, &p.mtu_) != 0) p.mtu_ = RTE_ETHER_MTU;
   return p;
 }
 
@@ -86,6 +135,7 @@ Port& Port::operator=(Port&& o) noexcept {
   std::swap(n_queues_, o.n_queues_);
   std::swap(mac_, o.mac_);
   std::swap(driver_, o.driver_);
+  std::swap(mtu_, o.mtu_);
   return *this;
 }
 
@@ -134,6 +184,8 @@ absl::StatusOr<ExceptionPort> ExceptionPort::Create(const AppOptions& opts,
     st = AddAddress(e.ifindex_, a16, len);
     if (!st.ok()) return st;
   }
+  st = SetExceptionMtu(e.port_id_, e.ifindex_, MtuOfFrame(opts.max_frame));
+  if (!st.ok()) return st;
   st = LinkUp(e.ifindex_);
   if (!st.ok()) return st;
   return e;

@@ -5,7 +5,10 @@
 // The forwarding port gets one RX/TX queue pair per worker with RSS on
 // IPv4/IPv6 UDP when it advertises RSS for them and has the queues; else one
 // queue pair, and workers beyond the first are fed by the software
-// distributor (soft RSS).  Errors say what to fix (no such port, too few
+// distributor (soft RSS).  Both ports get the MTU --max-frame implies; a PMD
+// that cannot take it is clamped to its limit (logged).  RX stays
+// single-segment: no scatter offload, the mempool's data room holds a whole
+// frame.  Errors say what to fix (no such port, too few
 // queues, mempool too small, tap device cannot be created without root...).
 #pragma once
 
@@ -34,6 +37,8 @@ class Port {
   uint16_t n_queues() const { return n_queues_; }
   const rte_ether_addr& mac() const { return mac_; }
   std::string driver() const { return driver_; }
+  // The MTU the PMD accepted (max_frame - 18 unless it clamped).
+  uint16_t mtu() const { return mtu_; }
 
  private:
   Port() = default;
@@ -43,12 +48,14 @@ class Port {
   uint16_t n_queues_ = 1;
   rte_ether_addr mac_{};
   std::string driver_;
+  uint16_t mtu_ = RTE_ETHER_MTU;
 };
 
 class ExceptionPort {
  public:
-  // Creates the kernel interface `opts.exception_iface` with `mac`, adds the
-  // own addresses, brings it up.
+  // Creates the kernel interface `opts.exception_iface` with `mac` and the
+  // MTU --max-frame implies (max_frame - 18), adds the own addresses,
+  // brings it up.
   static absl::StatusOr<ExceptionPort> Create(const AppOptions& opts, const rte_ether_addr& mac,
                                               rte_mempool* pool);
   ExceptionPort(ExceptionPort&& o) noexcept { *this = std::move(o); }

@@ -118,10 +118,33 @@ void DrainFromKernel(rte_ring* from_kernel, uint16_t port, uint16_t txq, GlueSta
   }
 }
 
+// Drops a multi-segment mbuf: the fast path works on one contiguous
+// buffer, and the mempool is sized so that no PMD should chain (no scatter
+// offload).  Counted as received, then dropped as a length mismatch of its
+// IP version: the first segment cannot hold what the IP header announces.
+void DropChained(fp::WorkerContext* ctx, rte_mbuf* m) {
+  const uint8_t* p = rte_pktmbuf_mtod(m, const uint8_t*);
+  const bool v6 = m->data_len >= 14 && p[12] == 0x86 && p[13] == 0xdd;
+  fp::Bump(ctx->ctrs->ctr[KP_CTR_RX_PKTS]);
+  fp::Bump(ctx->ctrs->ctr[KP_CTR_RX_BYTES], m->pkt_len);
+  fp::Bump(ctx->ctrs->ctr[KP_CTR_DROP_PKTS]);
+  fp::Bump(ctx->ctrs->drops[v6 ? KP_DROP_IP6_BAD_LENGTH : KP_DROP_IP4_BAD_LENGTH]);
+  rte_pktmbuf_free(m);
+}
+
 // One burst through the fast path.
-void ForwardBurst(const WorkerConfig& w, rte_mbuf** m, uint16_t n) {
+void ForwardBurst(const WorkerConfig& w, rte_mbuf** in, uint16_t n_in) {
   fp::PacketBuf pkts[kBurst];
   fp::Outcome outs[kBurst];
+  rte_mbuf* m[kBurst];
+  uint16_t n = 0;
+  for (uint16_t i = 0; i < n_in; i++) {
+    if (in[i]->nb_segs == 1) {
+      m[n++] = in[i];
+    } else {
+      DropChained(w.ctx, in[i]);
+    }
+  }
   for (uint16_t i = 0; i < n; i++) {
     if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(m[i + 4], void*));
     pkts[i] = fp::PacketBuf{static_cast<uint8_t*>(m[i]->buf_addr), m[i]->buf_len,

@@ -1,9 +1,10 @@
 // dp_ctl_tool.cc - a tiny command-line client of the data plane's control
 // socket for the integration scripts (the real control plane is tested
 // elsewhere).  Commands:
-//   dp_ctl_tool SOCK kite KITE_ADDR KITE_PORT CONNECTOR_ADDR CONNECTOR_PORT LOCAL_ADDR LOCAL_PORT
+//   dp_ctl_tool SOCK kite KITE_ADDR KITE_PORT CONNECTOR_ADDR CONNECTOR_PORT LOCAL_ADDR LOCAL_PORT [MTU]
 //       installs session 131073 toward the connector and kite 1 on it (IPv4),
-//       keeping the data plane's own addresses and tunnel ports
+//       keeping the data plane's own addresses and tunnel ports; the
+//       session's path MTU is MTU (default 1500)
 //   dp_ctl_tool SOCK counters      prints non-zero global counters and drops
 //   dp_ctl_tool SOCK timing N      upserts N kites (ids 1..N), then times reading
 //                                  every kite's stats and dumping every kite
@@ -27,7 +28,7 @@ bool Mapped(const char* text, uint8_t out[16]) {
   return inet_pton(AF_INET, text, out + 12) == 1;
 }
 
-int InstallKite(kp::ctl::Client* c, char** a) {
+int InstallKite(kp::ctl::Client* c, char** a, uint16_t mtu) {
   kp_session s{};
   s.session_id = (1u << KP_SESSION_INDEX_BITS) | 1u;
   s.state = KP_SESSION_LIVE;
@@ -38,7 +39,7 @@ int InstallKite(kp::ctl::Client* c, char** a) {
   }
   s.connector_port = htons(static_cast<uint16_t>(std::atoi(a[3])));
   s.local_port = htons(static_cast<uint16_t>(std::atoi(a[5])));
-  s.mtu = 1500;
+  s.mtu = mtu;
   kp_kite k{};
   if (!Mapped(a[0], k.key.addr)) return 2;
   k.key.port = htons(static_cast<uint16_t>(std::atoi(a[1])));
@@ -125,7 +126,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string cmd = argv[2];
-  if (cmd == "kite" && argc == 9) return InstallKite(c->get(), argv + 3);
+  if (cmd == "kite" && argc == 9) return InstallKite(c->get(), argv + 3, 1500);
+  if (cmd == "kite" && argc == 10) {
+    return InstallKite(c->get(), argv + 3, static_cast<uint16_t>(std::atoi(argv[9])));
+  }
   if (cmd == "counters") return PrintCounters(c->get());
   if (cmd == "timing" && argc == 4) return Timing(c->get(), static_cast<uint32_t>(std::atoi(argv[3])));
   std::fprintf(stderr, "dp_ctl_tool: bad command\n");

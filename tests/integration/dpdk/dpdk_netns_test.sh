@@ -8,7 +8,11 @@
 # learnt from the kernel's neighbour table (--gateway-mac neigh); (3) a
 # datagram to a kite configured through the control socket comes out
 # encapsulated (DATA header, then the payload) at the connector's address;
-# (4) SIGTERM stops the process cleanly; (5) the telemetry commands answer.
+# (4) SIGTERM stops the process cleanly; (5) the telemetry commands answer;
+# (6) with the default --max-frame (9216) and net_af_packet's framesz=4096,
+# a 3,000-byte datagram (larger than a 2 KiB mbuf) on a 3500-MTU link
+# arrives encapsulated and intact, and the exception interface carries the
+# MTU --max-frame implies (9198).
 # Usage: dpdk_netns_test.sh DATAPLANE_BIN DP_CTL_TOOL.  Exits 77 without root.
 set -euo pipefail
 dp_bin=$1
@@ -48,18 +52,18 @@ ip link add va$$ type veth peer name vb$$
 ip link set va$$ netns "$ns_dp"
 ip link set vb$$ netns "$ns_peer"
 ip -n "$ns_dp" link set lo up
-ip -n "$ns_dp" link set va$$ up
+ip -n "$ns_dp" link set va$$ mtu 3500 up
 ip -n "$ns_peer" link set lo up
 ip -n "$ns_peer" addr add 198.51.100.2/24 dev vb$$
 ip -n "$ns_peer" addr add 198.51.100.7/24 dev vb$$
-ip -n "$ns_peer" link set vb$$ up
+ip -n "$ns_peer" link set vb$$ mtu 3500 up
 # The fast path verifies UDP checksums: no partial (offloaded) checksums.
 ip netns exec "$ns_peer" ethtool -K vb$$ tx off >/dev/null 2>&1 || true
 ip netns exec "$ns_dp" ethtool -K va$$ rx off tx off >/dev/null 2>&1 || true
 
 sock=$tmp/ctl.sock
 ip netns exec "$ns_dp" "$dp_bin" -l 0,1 --no-huge --no-pci -m 512 --file-prefix=$tag \
-  --log-level='*:warning' --vdev "net_af_packet0,iface=va$$" -- \
+  --log-level='*:warning' --vdev "net_af_packet0,iface=va$$,framesz=4096" -- \
   --ctl-socket "$sock" --addr4 198.51.100.1/24 --tunnel-ports 7000 \
   --gateway-mac neigh --gateway4 198.51.100.2 --exception tap --exception-iface kpx$$ \
   --neigh-refresh-ms 100 >"$tmp/dp.log" 2>&1 &
@@ -78,7 +82,7 @@ ip -n "$ns_peer" neigh show 198.51.100.1 | grep -q lladdr || { echo "FAIL: no AR
 echo "ok: ARP resolved"
 
 # (3) a kite on 198.51.100.1:5000, connector at 198.51.100.7:40000.
-"$ctl_tool" "$sock" kite 198.51.100.1 5000 198.51.100.7 40000 198.51.100.1 7000
+"$ctl_tool" "$sock" kite 198.51.100.1 5000 198.51.100.7 40000 198.51.100.1 7000 3500
 # (2) the gateway (198.51.100.2) must be a kernel neighbour after the ping;
 # give the refresh (100 ms) a moment by retrying the datagram below.
 cat >"$tmp/conn.py" <<'EOF'
@@ -88,28 +92,44 @@ s.bind(("198.51.100.7", 40000))
 s.settimeout(1.0)
 c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 c.bind(("198.51.100.2", 12345))
-payload = b"hello kite"
-for attempt in range(20):
-    c.sendto(payload, ("198.51.100.1", 5000))
-    try:
-        data, src = s.recvfrom(2048)
-    except socket.timeout:
-        continue
-    assert src == ("198.51.100.1", 7000), src
-    assert data[0] == 0x4B and data[1] == 1 and data[2] == 1, data[:4].hex()
-    assert int.from_bytes(data[8:12], "big") == 1, "kite id"
-    assert int.from_bytes(data[12:14], "big") == 12345, "client port"
-    assert data[16:32] == bytes(10) + b"\xff\xff" + socket.inet_aton("198.51.100.2"), "client addr"
-    assert data[40:] == payload, data[40:]
-    print("ok: encapsulated datagram at the connector after", attempt + 1, "attempt(s)")
-    sys.exit(0)
-print("FAIL: nothing arrived at the connector")
-sys.exit(1)
+
+
+def relay(payload, what):
+    """Sends `payload` until its encapsulation arrives; checks the DATA header."""
+    for attempt in range(20):
+        c.sendto(payload, ("198.51.100.1", 5000))
+        while True:
+            try:
+                data, src = s.recvfrom(65536)
+            except socket.timeout:
+                break
+            if data[40:] != payload and len(data) - 40 != len(payload):
+                continue  # a late copy of an earlier datagram
+            assert src == ("198.51.100.1", 7000), src
+            assert data[0] == 0x4B and data[1] == 1 and data[2] == 1, data[:4].hex()
+            assert int.from_bytes(data[8:12], "big") == 1, "kite id"
+            assert int.from_bytes(data[12:14], "big") == 12345, "client port"
+            assert data[16:32] == bytes(10) + b"\xff\xff" + socket.inet_aton("198.51.100.2"), "client addr"
+            assert data[40:] == payload, "payload differs: %d bytes" % (len(data) - 40)
+            print("ok:", what, "at the connector after", attempt + 1, "attempt(s)")
+            return
+    print("FAIL: nothing arrived at the connector:", what)
+    sys.exit(1)
+
+
+relay(b"hello kite", "encapsulated datagram")
+relay(bytes((i * 7 + 3) & 0xFF for i in range(3000)),
+      "3,000-byte datagram (larger than a 2 KiB mbuf) encapsulated intact")
 EOF
 if ! ip netns exec "$ns_peer" "$py" "$tmp/conn.py"; then
   "$ctl_tool" "$sock" counters; cat "$tmp/dp.log"; exit 1
 fi
 "$ctl_tool" "$sock" counters | grep -q '^encap_packets' || { echo "FAIL: encap_packets not counted"; exit 1; }
+# (6) the exception interface carries the MTU of --max-frame 9216 (9216 - 18).
+if ! ip -n "$ns_dp" link show kpx$$ | grep -q 'mtu 9198 '; then
+  echo "FAIL: exception interface MTU"; ip -n "$ns_dp" link show kpx$$; exit 1
+fi
+echo "ok: exception interface MTU 9198"
 
 # (5) DPDK telemetry: the kite's counters through dpdk-telemetry.py.
 if command -v dpdk-telemetry.py >/dev/null; then
