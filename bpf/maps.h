@@ -8,9 +8,15 @@
  *   kp_sessions    mmapable array by session index: kp_session, with
  *                  kp_session_seq (sequence words: see seqread.h)
  *   kp_scratch     per-CPU copy space for kite and session entries
+ *   kp_cfg         array of two kp_config (double buffer) and kp_cfg_sel,
+ *                  one u32: 0 = unconfigured, 1 + the live slot.  The
+ *                  control side writes the idle slot, flips kp_cfg_sel, and
+ *                  waits for a grace period before it may write that slot
+ *                  again, so readers never see a torn config and both
+ *                  lookups are plain (inlined) array lookups.
  *   kp_config      array-of-maps, one slot holding a one-element array with
- *                  the kp_config; the control side swaps in a new inner map,
- *                  so readers never see a torn config.  Empty = unconfigured.
+ *                  the same kp_config: the control side's copy, and its
+ *                  grace-period tool (storing a slot waits for readers).
  *   kp_kite_state  mmapable array of kp_kite_slot (layout.h) laid out
  *                  [cpu][kite]: counters and police state, each slot
  *                  written only by its CPU; user space reads it mmapped
@@ -108,6 +114,20 @@ struct {
 	__array(values, struct kp_config_inner);
 } kp_config SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct kp_config);
+} kp_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} kp_cfg_sel SEC(".maps");
+
 /* Resized by the loader to kp_n_cpus * kp_max_kites. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -160,12 +180,16 @@ struct {
 
 static __always_inline const struct kp_config *kp_config_get(void)
 {
-	__u32 zero = 0;
-	void *inner = bpf_map_lookup_elem(&kp_config, &zero);
+	__u32 zero = 0, slot;
+	const __u32 *sel = bpf_map_lookup_elem(&kp_cfg_sel, &zero);
 
-	if (!inner)
+	if (!sel)
 		return 0;
-	return bpf_map_lookup_elem(inner, &zero);
+	slot = *(const volatile __u32 *)sel;
+	if (!slot)
+		return 0;
+	slot -= 1;
+	return bpf_map_lookup_elem(&kp_cfg, &slot);
 }
 
 /* This CPU's slot of a kite: one inlined array lookup. */

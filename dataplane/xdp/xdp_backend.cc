@@ -158,8 +158,19 @@ absl::Status XdpBackend::SetConfig(const kp_config& c) {
   if (bpf_map_update_elem(inner.get(), &zero, &c, BPF_ANY) != 0) {
     return Errno("config write", errno);
   }
+  // The program's double buffer: write the slot no reader uses (the last
+  // call's grace period ended every use of it), then flip the selector.
+  uint32_t sel = 0;
+  if (bpf_map_lookup_elem(fds_.cfg_sel, &zero, &sel) != 0) return Errno("config selector", errno);
+  const uint32_t idle = sel == 1 ? 1 : 0;
+  if (bpf_map_update_elem(fds_.cfg, &idle, &c, BPF_ANY) != 0) return Errno("config slot", errno);
+  const uint32_t next_sel = idle + 1;
+  if (bpf_map_update_elem(fds_.cfg_sel, &zero, &next_sel, BPF_ANY) != 0) {
+    return Errno("config flip", errno);
+  }
   int fd = inner.get();
-  // The swap itself waits for a grace period (see WaitForReaders).
+  // The swap itself waits for a grace period (see WaitForReaders): after it
+  // no program still reads the slot just left.
   if (bpf_map_update_elem(fds_.config, &zero, &fd, BPF_ANY) != 0) {
     return Errno("config swap", errno);
   }

@@ -10,7 +10,9 @@
 // kite id) is a BPF hash written with bpf(2).  Every mutating call ends with
 // a reader grace period (re-storing the config map-in-map slot, which makes
 // the kernel wait for running programs), so after it returns no packet still
-// uses the old state.  The config is swapped in as a fresh one-element inner
+// uses the old state.  The program reads the config from a double buffer
+// (kp_cfg, kp_cfg_sel: the idle slot is written, the selector flipped, then a
+// grace period passes before that slot can be written again).  The config is swapped in as a fresh one-element inner
 // map, so the program never reads a torn kp_config.  Per-kite counters and
 // police state live in one BPF_F_MMAPABLE array laid out [cpu][kite]
 // (bpf/layout.h), mapped into this process: counter reads are plain loads
@@ -42,7 +44,9 @@ struct XdpMapFds {
   int kite_seq = -1;    // mmapable array of u64 sequence words, one per kite
   int sessions = -1;    // mmapable array of kp_session by session index
   int session_seq = -1; // mmapable array of u64 sequence words, one per session
-  int config = -1;  // array of maps, one slot
+  int config = -1;  // array of maps, one slot (control copy; grace periods)
+  int cfg = -1;      // array of two kp_config the program reads (double buffer)
+  int cfg_sel = -1;  // one u32: 0 = unconfigured, else 1 + the live kp_cfg slot
   int credit = -1;
   int kite_state = -1;  // mmapable [cpu][kite] array of kp_kite_slot (bpf/layout.h)
   int ctrs = -1;

@@ -90,6 +90,8 @@ XdpMapFds MapFdsOf(const bpf_object* obj) {
   f.sessions = fd("kp_sessions");
   f.session_seq = fd("kp_session_seq");
   f.config = fd("kp_config");
+  f.cfg = fd("kp_cfg");
+  f.cfg_sel = fd("kp_cfg_sel");
   f.credit = fd("kp_credit");
   f.kite_state = fd("kp_kite_state");
   f.ctrs = fd("kp_ctrs");
@@ -112,7 +114,7 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Open(const XdpProgramOpt
                          s->maps.kp_config,    s->maps.kp_kite_state, s->maps.kp_credit,
                          s->maps.kp_ctrs,    s->maps.kp_drops,
                          s->maps.kp_cpumap,    s->maps.kp_cpus,    s->maps.kp_kite_seq,
-                         s->maps.kp_session_seq};
+                         s->maps.kp_session_seq, s->maps.kp_cfg,  s->maps.kp_cfg_sel};
     for (bpf_map* m : pinned) {
       const std::string path = options.pin_dir + "/" + bpf_map__name(m);
       if (int r = bpf_map__set_pin_path(m, path.c_str()); r != 0) {

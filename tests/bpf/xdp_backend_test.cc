@@ -286,6 +286,20 @@ TEST_F(XdpForwardTest, EntryBeingWrittenIsNotUsed) {
   EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
 }
 
+// Config changes go through the program's two-slot double buffer: each
+// change is seen by the next packet, through both slots and back.
+TEST_F(XdpForwardTest, ConfigChangesReachTheProgram) {
+  for (int round = 0; round < 2; round++) {
+    ASSERT_TRUE(backend_->SetState(KP_FE_CLOSED).ok());
+    EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_DROP));  // lame_duck_closed
+    ASSERT_TRUE(backend_->SetState(KP_FE_SERVING).ok());
+    EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
+  }
+  absl::StatusOr<kp_config> c = backend_->GetConfig();
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->state, KP_FE_SERVING);
+}
+
 // Kites and sessions written through the mapping survive a new backend
 // (as after a restart on pinned maps): Init() rebuilds presence from them.
 TEST_F(XdpForwardTest, InitRebuildsFromMappedTables) {
