@@ -1,7 +1,8 @@
 /* counters.h - per-CPU counter updates with the ABI's ids.
  *
- * API: kp_count(id, n) adds to a global counter (enum kp_counter_id);
- * kp_count_drop(reason, kite_id) moves dropped_packets, the reason's own
+ * API: kp_globals_get() is this CPU's block of global counters (looked up
+ * once per packet); kp_count(g, id, n) adds to a global counter (enum
+ * kp_counter_id); kp_count_drop(g, reason, kite_id) moves dropped_packets, the reason's own
  * counter and, when kite_id is not 0, the kite's drop counter that the
  * reason belongs to (quota, rate, state or other).  kp_kite_count() adds to
  * one per-kite counter (this CPU's kite slot).  Every counter has one
@@ -12,12 +13,17 @@
 
 #include "maps.h"
 
-static __always_inline void kp_count(__u32 id, __u64 n)
+static __always_inline struct kp_globals *kp_globals_get(void)
 {
-	__u64 *v = bpf_map_lookup_elem(&kp_ctrs, &id);
+	__u32 zero = 0;
 
-	if (v)
-		*v += n;
+	return bpf_map_lookup_elem(&kp_globals, &zero);
+}
+
+static __always_inline void kp_count(struct kp_globals *g, __u32 id, __u64 n)
+{
+	if (id < KP_CTR_MAX)
+		g->ctr[id] += n;
 }
 
 static __always_inline void kp_kite_count(__u32 kite_id, __u32 id, __u64 n)
@@ -45,13 +51,11 @@ static __always_inline __u32 kp_kite_drop_counter(__u32 reason)
 	}
 }
 
-static __always_inline void kp_count_drop(__u32 reason, __u32 kite_id)
+static __always_inline void kp_count_drop(struct kp_globals *g, __u32 reason, __u32 kite_id)
 {
-	__u64 *v = bpf_map_lookup_elem(&kp_drops, &reason);
-
-	if (v)
-		*v += 1;
-	kp_count(KP_CTR_DROP_PKTS, 1);
+	if (reason < KP_DROP_MAX)
+		g->drop[reason] += 1;
+	kp_count(g, KP_CTR_DROP_PKTS, 1);
 	if (kite_id)
 		kp_kite_count(kite_id, kp_kite_drop_counter(reason), 1);
 }

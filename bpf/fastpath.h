@@ -42,7 +42,7 @@ static __always_inline void kp_account_tx(struct kp_kite_slot *slot, __u32 pkts_
 /* docs/forwarding.md section 3: client -> connector. */
 static __always_inline __u32 kp_kite_datagram(struct xdp_md *ctx, const struct kp_pkt *pkt,
 					      const struct kp_config *cfg, struct kp_scratch *sc,
-					      __u32 kite_id, __u32 *drop_kite)
+					      struct kp_globals *g, __u32 kite_id, __u32 *drop_kite)
 {
 	const struct kp_kite *kite = &sc->kite;
 	__u32 payload = pkt->udp_len - sizeof(struct udphdr);
@@ -76,7 +76,7 @@ static __always_inline __u32 kp_kite_datagram(struct xdp_md *ctx, const struct k
 	if (r)
 		return r;
 	kp_account_tx(slot, KP_KCTR_RX_PKTS, KP_KCTR_RX_BYTES, payload);
-	kp_count(KP_CTR_ENCAP_PKTS, 1);
+	kp_count(g, KP_CTR_ENCAP_PKTS, 1);
 	return KP_DROP_NONE;
 }
 
@@ -153,7 +153,7 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 /* docs/forwarding.md section 4: connector -> client. */
 static __always_inline __u32 kp_tunnel_frame(struct xdp_md *ctx, const struct kp_pkt *pkt,
 					     const struct kp_config *cfg, struct kp_scratch *sc,
-					     __u32 *drop_kite)
+					     struct kp_globals *g, __u32 *drop_kite)
 {
 	struct kp_data_hdr dh = {};
 	const struct kp_kite *kite = &sc->kite;
@@ -190,13 +190,13 @@ static __always_inline __u32 kp_tunnel_frame(struct xdp_md *ctx, const struct kp
 	if (r)
 		return r;
 	kp_account_tx(slot, KP_KCTR_TX_PKTS, KP_KCTR_TX_BYTES, payload);
-	kp_count(KP_CTR_DECAP_PKTS, 1);
+	kp_count(g, KP_CTR_DECAP_PKTS, 1);
 	return KP_DROP_NONE;
 }
 
 /* Parse, classify, act; returns a drop reason, KP_DROP_NONE or KP_OUT_*. */
 static __always_inline __u32 kp_classify(struct xdp_md *ctx, struct kp_pkt *pkt,
-					 __u32 *drop_kite)
+					 struct kp_globals *g, __u32 *drop_kite)
 {
 	const struct kp_config *cfg;
 	struct kp_kite_key key __attribute__((aligned(8))) = {};
@@ -211,42 +211,45 @@ static __always_inline __u32 kp_classify(struct xdp_md *ctx, struct kp_pkt *pkt,
 	if (!cfg || !sc)
 		return KP_OUT_PASS;
 	if (kp_is_tunnel_port(cfg, pkt->dport) && kp_is_own(cfg, pkt->family, pkt->dst))
-		return kp_tunnel_frame(ctx, pkt, cfg, sc, drop_kite);
+		return kp_tunnel_frame(ctx, pkt, cfg, sc, g, drop_kite);
 	kp_copy64(key.addr, pkt->dst, 16);
 	key.port = pkt->dport;
 	key.family = pkt->family;
 	kite_id = bpf_map_lookup_elem(&kp_kite_hash, &key);
 	if (!kite_id)
 		return KP_OUT_PASS;
-	return kp_kite_datagram(ctx, pkt, cfg, sc, *kite_id, drop_kite);
+	return kp_kite_datagram(ctx, pkt, cfg, sc, g, *kite_id, drop_kite);
 }
 
 static __always_inline enum kp_act kp_process(struct xdp_md *ctx)
 {
+	struct kp_globals *g = kp_globals_get();
 	struct kp_pkt pkt = {};
 	__u32 drop_kite = 0, r;
 
-	kp_count(KP_CTR_RX_PKTS, 1);
-	kp_count(KP_CTR_RX_BYTES, ctx->data_end - ctx->data);
-	r = kp_classify(ctx, &pkt, &drop_kite);
+	if (!g)
+		return KP_ACT_PASS; /* cannot happen: a one-entry per-CPU array */
+	kp_count(g, KP_CTR_RX_PKTS, 1);
+	kp_count(g, KP_CTR_RX_BYTES, ctx->data_end - ctx->data);
+	r = kp_classify(ctx, &pkt, g, &drop_kite);
 	switch (r) {
 	case KP_DROP_NONE:
-		kp_count(KP_CTR_TX_PKTS, 1);
-		kp_count(KP_CTR_TX_BYTES, ctx->data_end - ctx->data);
+		kp_count(g, KP_CTR_TX_PKTS, 1);
+		kp_count(g, KP_CTR_TX_BYTES, ctx->data_end - ctx->data);
 		return KP_ACT_TX;
 	case KP_PARSE_FRAGMENT:
-		kp_count(KP_CTR_FRAGMENT_PKTS, 1);
-		kp_count(KP_CTR_EXCEPTION_PKTS, 1);
+		kp_count(g, KP_CTR_FRAGMENT_PKTS, 1);
+		kp_count(g, KP_CTR_EXCEPTION_PKTS, 1);
 		return KP_ACT_PASS;
 	case KP_OUT_CONTROL:
-		kp_count(KP_CTR_CONTROL_PKTS, 1);
-		kp_count(KP_CTR_EXCEPTION_PKTS, 1);
+		kp_count(g, KP_CTR_CONTROL_PKTS, 1);
+		kp_count(g, KP_CTR_EXCEPTION_PKTS, 1);
 		return KP_ACT_PASS;
 	case KP_OUT_PASS:
-		kp_count(KP_CTR_EXCEPTION_PKTS, 1);
+		kp_count(g, KP_CTR_EXCEPTION_PKTS, 1);
 		return KP_ACT_PASS;
 	default:
-		kp_count_drop(r < KP_DROP_MAX ? r : KP_DROP_NONE, drop_kite);
+		kp_count_drop(g, r < KP_DROP_MAX ? r : KP_DROP_NONE, drop_kite);
 		return KP_ACT_DROP;
 	}
 }

@@ -9,7 +9,8 @@
  * no packet can reach them, or for tests), so plain adds are enough and
  * user space sums the CPUs' slots with plain loads through the mapping.
  * This is an XDP-mode
- * layout, not part of the ABI: the ABI structs are only embedded.
+ * layout, not part of the ABI: the ABI structs and ids are only used.
+ * struct kp_globals is the per-CPU block of global counters.
  */
 #ifndef KP_BPF_LAYOUT_H
 #define KP_BPF_LAYOUT_H
@@ -21,5 +22,13 @@ struct kp_kite_slot {
 	struct kp_kite_police pol;    /* 64 */
 };
 KP_STATIC_ASSERT(sizeof(struct kp_kite_slot) == 96, "kp_kite_slot");
+
+/* This CPU's global counters (KP_GLOBAL_COUNTERS) and drop reasons
+ * (KP_DROP_REASONS) in one block: one per-CPU lookup per packet.  The map
+ * kp_globals is a one-entry per-CPU array of it. */
+struct kp_globals {
+	__u64 ctr[KP_CTR_MAX];
+	__u64 drop[KP_DROP_MAX];
+};
 
 #endif /* KP_BPF_LAYOUT_H */

@@ -21,8 +21,8 @@
  *                  [cpu][kite]: counters and police state, each slot
  *                  written only by its CPU; user space reads it mmapped
  *   kp_credit      per-CPU array by kite_id: quota granted (control side)
- *   kp_ctrs        per-CPU array by kp_counter_id
- *   kp_drops       per-CPU array by kp_drop_reason
+ *   kp_globals     per-CPU array, one struct kp_globals (layout.h): global
+ *                  counters and drop reasons in one block
  *   kp_cpumap, kp_cpus   CPU spreading for NICs without RSS (--cpumap)
  * kp_config_get() returns the live config or NULL; kp_slot(kite_id) this
  * CPU's kp_kite_slot of a kite, or NULL.  kp_max_kites and kp_n_cpus are set
@@ -146,17 +146,10 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KP_CTR_MAX);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} kp_ctrs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KP_DROP_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} kp_drops SEC(".maps");
+	__type(value, struct kp_globals);
+} kp_globals SEC(".maps");
 
 /* CPU spreading: kp_cpus[0..n) lists the target CPUs, slot KP_MAX_WORKERS
  * (the last) holds n; kp_cpumap maps a CPU to its queue running

@@ -377,14 +377,12 @@ absl::Status XdpBackend::SetState(kp_frontend_state state) {
 
 absl::StatusOr<kp_ctl_global_counters> XdpBackend::GlobalCounters() const {
   kp_ctl_global_counters out{};
-  std::vector<uint64_t> v(ncpus_);
-  for (uint32_t id = 0; id < KP_CTR_MAX; id++) {
-    if (bpf_map_lookup_elem(fds_.ctrs, &id, v.data()) != 0) return Errno("counters", errno);
-    for (uint64_t x : v) out.counters[id] += x;
-  }
-  for (uint32_t id = 0; id < KP_DROP_MAX; id++) {
-    if (bpf_map_lookup_elem(fds_.drops, &id, v.data()) != 0) return Errno("drops", errno);
-    for (uint64_t x : v) out.drops[id] += x;
+  std::vector<kp_globals> v(ncpus_);
+  const uint32_t zero = 0;
+  if (bpf_map_lookup_elem(fds_.globals, &zero, v.data()) != 0) return Errno("counters", errno);
+  for (const kp_globals& g : v) {
+    for (uint32_t id = 0; id < KP_CTR_MAX; id++) out.counters[id] += g.ctr[id];
+    for (uint32_t id = 0; id < KP_DROP_MAX; id++) out.drops[id] += g.drop[id];
   }
   return out;
 }
@@ -455,14 +453,8 @@ absl::Status XdpBackend::ResetKiteState(uint32_t kite_id) {
 }
 
 absl::Status XdpBackend::ResetGlobalCounters() {
-  const uint64_t zero = 0;
-  for (uint32_t id = 0; id < KP_CTR_MAX; id++) {
-    if (absl::Status st = WritePerCpu(fds_.ctrs, id, &zero, sizeof zero); !st.ok()) return st;
-  }
-  for (uint32_t id = 0; id < KP_DROP_MAX; id++) {
-    if (absl::Status st = WritePerCpu(fds_.drops, id, &zero, sizeof zero); !st.ok()) return st;
-  }
-  return absl::OkStatus();
+  const kp_globals zero{};
+  return WritePerCpu(fds_.globals, 0, &zero, sizeof zero);
 }
 
 }  // namespace kp::xdp

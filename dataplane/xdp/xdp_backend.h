@@ -49,8 +49,7 @@ struct XdpMapFds {
   int cfg_sel = -1;  // one u32: 0 = unconfigured, else 1 + the live kp_cfg slot
   int credit = -1;
   int kite_state = -1;  // mmapable [cpu][kite] array of kp_kite_slot (bpf/layout.h)
-  int ctrs = -1;
-  int drops = -1;
+  int globals = -1;  // per-CPU array, one struct kp_globals (bpf/layout.h)
 };
 
 // CPUs the program's per-CPU state is laid out for (possible CPUs); the

@@ -94,8 +94,7 @@ XdpMapFds MapFdsOf(const bpf_object* obj) {
   f.cfg_sel = fd("kp_cfg_sel");
   f.credit = fd("kp_credit");
   f.kite_state = fd("kp_kite_state");
-  f.ctrs = fd("kp_ctrs");
-  f.drops = fd("kp_drops");
+  f.globals = fd("kp_globals");
   return f;
 }
 
@@ -112,7 +111,7 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Open(const XdpProgramOpt
   if (!options.pin_dir.empty()) {
     bpf_map* pinned[] = {s->maps.kp_kite_hash, s->maps.kp_kites,   s->maps.kp_sessions,
                          s->maps.kp_config,    s->maps.kp_kite_state, s->maps.kp_credit,
-                         s->maps.kp_ctrs,    s->maps.kp_drops,
+                         s->maps.kp_globals,
                          s->maps.kp_cpumap,    s->maps.kp_cpus,    s->maps.kp_kite_seq,
                          s->maps.kp_session_seq, s->maps.kp_cfg,  s->maps.kp_cfg_sel};
     for (bpf_map* m : pinned) {
