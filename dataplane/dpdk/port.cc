@@ -77,9 +77,14 @@ absl::Status StartQueues(uint16_t port, uint16_t nq, rte_eth_conf conf, rte_memp
 }
 
 // Gives the exception interface the MTU of the forwarding port's frames:
-// through the PMD when it takes it, else on the kernel link directly.
+// through the PMD when its limits allow (net_tap advertises 1522-byte
+// frames), else on the kernel link directly.
 absl::Status SetExceptionMtu(uint16_t port, int ifindex, uint32_t mtu) {
-  if (rte_eth_dev_set_mtu(port, static_cast<uint16_t>(mtu)) == 0) return absl::OkStatus();
+  rte_eth_dev_info info{};
+  if (rte_eth_dev_info_get(port, &info) == 0 && ClampMtu(info, mtu) == mtu &&
+      rte_eth_dev_set_mtu(port, static_cast<uint16_t>(mtu)) == 0) {
+    return absl::OkStatus();
+  }
   return SetLinkMtu(ifindex, mtu);
 }
 

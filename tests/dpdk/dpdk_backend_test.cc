@@ -180,6 +180,18 @@ TEST(OptionsTest, StrictParsing) {
   EXPECT_EQ(o->exception, ExceptionMode::kNone);
 }
 
+TEST(OptionsTest, MaxFrame) {
+  auto d = ParseAppOptions({});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->max_frame, 9216u) << "jumbo frames out of the box";
+  auto o = ParseAppOptions({"--max-frame", "3518"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->max_frame, 3518u);
+  EXPECT_FALSE(ParseAppOptions({"--max-frame", "1517"}).ok()) << "below a 1500-MTU frame";
+  EXPECT_FALSE(ParseAppOptions({"--max-frame", "65001"}).ok()) << "beyond a 16-bit data room";
+  EXPECT_FALSE(ParseAppOptions({"--max-frame"}).ok()) << "missing value";
+}
+
 TEST(OptionsTest, ConfigFileThenCommandLine) {
   char path[] = "/tmp/kp_opts_XXXXXX";
   int fd = mkstemp(path);

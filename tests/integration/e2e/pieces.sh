@@ -111,8 +111,8 @@ kp_start_dataplane() {
       # net_af_packet on eth0 (no address there: see KP_FE_KERNEL_ADDRS), the
       # front-end and kite addresses on the tap exception interface kp0.
       # framesz=4096: af_packet's ring slots hold a whole frame of the
-      # 3500-MTU link (the default 2048 would cut it); --max-frame sizes the
-      # mbufs and gives kp0 the link's MTU.
+      # 3500-MTU link (the default 2048 would cut it); the default
+      # --max-frame (9216) gives mbufs room for a 4064-byte slot.
       local addrs="$KP_FE_ADDR/24" a gw_mac
       for a in "${KP_KITE_ADDRS[@]}"; do addrs+=",$a/32"; done
       gw_mac=$(kp_in router cat /sys/class/net/to-fe/address)
@@ -120,7 +120,6 @@ kp_start_dataplane() {
         "--file-prefix=kp$KP_RUN" --log-level='*:warning' \
         --vdev "net_af_packet0,iface=eth0,framesz=4096" -- \
         --ctl-socket "$KP_DP_SOCK" --addr4 "$addrs" --tunnel-ports "$KP_TUNNEL_PORT,$KP_TUNNEL_PORT2" \
-        --max-frame $((KP_TUNNEL_MTU + 18)) \
         --gateway-mac "$gw_mac" --exception tap --exception-iface kp0
       ;;
   esac
