@@ -26,10 +26,13 @@ if ! command -v dpdk-testpmd >/dev/null; then
   echo "SKIP: dpdk-testpmd not installed (Debian package dpdk-dev)"; exit 77
 fi
 
+# --max-frame 2048: the same 2048-byte mbuf data room (after the headroom)
+# testpmd uses, so both touch the same amount of buffer memory.
 ours() {  # setup kites -> "cpu_cycles wall_cycles"
   local out
   out=$("$dp_bin" "${eal[@]}" --file-prefix=kpb$$_$1_$2 --vdev net_null0,copy=1 -- \
     --ctl-socket "$tmp/ctl.sock" --exception none --max-kites $(( $2 + 1 > 1024 ? $2 + 1 : 1024 )) \
+    --max-frame 2048 \
     --bench-packets "$packets" --bench-setup "$1" --bench-kites "$2" 2>"$tmp/err") || {
     echo "bench $1 $2 failed: $out $(cat "$tmp/err")" >&2; return 1; }
   echo "$(sed -n 's/.*cpu_cycles_per_packet=\([0-9.]*\).*/\1/p' <<<"$out")" \
