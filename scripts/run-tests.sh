@@ -8,16 +8,27 @@ cd "$(dirname "$0")/.."
 root=$PWD
 jobs=$(nproc)
 
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+
 run_suites() {
   local dir=$1; shift
   local failed=0
   for suite in "$@"; do
     echo "=== suite $suite ($dir)"
-    if ! meson test -C "$dir" --suite "$suite" --print-errorlogs --num-processes "$jobs"; then
+    if ! meson test -C "$dir" --suite "$suite" --print-errorlogs --num-processes "$jobs" \
+        | tee -a "$summary"; then
       failed=1
     fi
   done
   return $failed
+}
+
+# Adds up meson's per-run summaries ("Ok:", "Fail:", ...) into one closing line.
+print_totals() {
+  awk '/^Ok:/ {p += $2} /^Expected Fail:/ {p += $3} /^Fail:/ {f += $2}
+       /^Unexpected Pass:/ {f += $3} /^Timeout:/ {f += $2} /^Skipped:/ {s += $2}
+       END {printf "kiteplane: %d passed, %d failed, %d skipped\n", p, f, s}' "$summary"
 }
 
 status=0
@@ -47,6 +58,7 @@ if [[ -z ${KP_SKIP_SANITIZE:-} ]]; then
     run_suites build-asan unit fuzz || status=1
 fi
 
+print_totals
 if [[ $status -ne 0 ]]; then
   echo "run-tests: FAILED" >&2
 else
