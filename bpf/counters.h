@@ -34,30 +34,13 @@ static __always_inline void kp_kite_count(__u32 kite_id, __u32 id, __u64 n)
 		s->ctrs.v[id] += n;
 }
 
-static __always_inline __u32 kp_kite_drop_counter(__u32 reason)
-{
-	switch (reason) {
-	case KP_DROP_QUOTA_EXHAUSTED:
-		return KP_KCTR_DROP_QUOTA;
-	case KP_DROP_RATE_PACKETS:
-	case KP_DROP_RATE_BITS:
-		return KP_KCTR_DROP_RATE;
-	case KP_DROP_KITE_DISABLED:
-	case KP_DROP_KITE_NO_SESSION:
-	case KP_DROP_LAME_DUCK_CLOSED:
-		return KP_KCTR_DROP_STATE;
-	default:
-		return KP_KCTR_DROP_OTHER;
-	}
-}
-
 static __always_inline void kp_count_drop(struct kp_globals *g, __u32 reason, __u32 kite_id)
 {
 	if (reason < KP_DROP_MAX)
 		g->drop[reason] += 1;
 	kp_count(g, KP_CTR_DROP_PKTS, 1);
 	if (kite_id)
-		kp_kite_count(kite_id, kp_kite_drop_counter(reason), 1);
+		kp_kite_count(kite_id, kp_drop_kite_counter((enum kp_drop_reason)reason), 1);
 }
 
 #endif /* KP_BPF_COUNTERS_H */

@@ -87,4 +87,23 @@ enum kp_drop_reason { KP_DROP_REASONS(KP_X_ENUM_DROP) KP_DROP_MAX };
 enum kp_kite_counter_id { KP_KITE_COUNTERS(KP_X_ENUM_KCTR) KP_KCTR_MAX };
 #undef KP_X_ENUM_KCTR
 
+/* The per-kite counter that a drop of `reason`, charged to a kite, moves.
+ * Shared by both fast paths so they always file a drop under the same one. */
+static inline enum kp_kite_counter_id kp_drop_kite_counter(enum kp_drop_reason reason)
+{
+	switch (reason) {
+	case KP_DROP_QUOTA_EXHAUSTED:
+		return KP_KCTR_DROP_QUOTA;
+	case KP_DROP_RATE_PACKETS:
+	case KP_DROP_RATE_BITS:
+		return KP_KCTR_DROP_RATE;
+	case KP_DROP_KITE_DISABLED:
+	case KP_DROP_KITE_NO_SESSION:
+	case KP_DROP_LAME_DUCK_CLOSED:
+		return KP_KCTR_DROP_STATE;
+	default:
+		return KP_KCTR_DROP_OTHER;
+	}
+}
+
 #endif /* KP_ABI_COUNTERS_H */

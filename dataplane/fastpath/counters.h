@@ -82,20 +82,6 @@ inline uint64_t ReadCounter(const T& c) {
 }
 
 // The per-kite counter that a drop of reason `r` moves.
-constexpr kp_kite_counter_id KiteDropCounter(kp_drop_reason r) {
-  switch (r) {
-    case KP_DROP_QUOTA_EXHAUSTED:
-      return KP_KCTR_DROP_QUOTA;
-    case KP_DROP_RATE_PACKETS:
-    case KP_DROP_RATE_BITS:
-      return KP_KCTR_DROP_RATE;
-    case KP_DROP_KITE_DISABLED:
-    case KP_DROP_KITE_NO_SESSION:
-    case KP_DROP_LAME_DUCK_CLOSED:
-      return KP_KCTR_DROP_STATE;
-    default:
-      return KP_KCTR_DROP_OTHER;
-  }
-}
+inline kp_kite_counter_id KiteDropCounter(kp_drop_reason r) { return kp_drop_kite_counter(r); }
 
 }  // namespace kp::fp
