@@ -38,6 +38,23 @@ void TunnelServer::SendError(uint8_t code, uint32_t arg, uint32_t session, const
   send_(local, src, b);
 }
 
+// The gate in front of HELLO and REGISTER: a draining front-end and a source
+// over its registration rate both get a (never larger) ERROR and no state.
+bool TunnelServer::AdmitNewcomer(const proto::Endpoint& src, const proto::Endpoint& local,
+                                 size_t request_len, uint64_t now_ms) {
+  if (reg_->draining()) {
+    counters_.drop_lame_duck++;
+    SendError(KP_ERR_LAME_DUCK, 0, 0, src, local, request_len);
+    return false;
+  }
+  if (!limiter_.Allow(src.addr, now_ms)) {
+    counters_.drop_rate_limited++;
+    SendError(KP_ERR_RATE_LIMITED, 1, 0, src, local, request_len);
+    return false;
+  }
+  return true;
+}
+
 void TunnelServer::HandleFrame(proto::ByteSpan frame, const proto::Endpoint& src, const proto::Endpoint& local,
                                uint64_t now_ms) {
   counters_.rx_frames++;
@@ -94,16 +111,7 @@ void TunnelServer::OnHello(proto::ByteSpan frame, const proto::Endpoint& src, co
     SendError(KP_ERR_BAD_VERSION, KP_PROTO_VERSION, 0, src, local, frame.size());
     return;
   }
-  if (reg_->draining()) {
-    counters_.drop_lame_duck++;
-    SendError(KP_ERR_LAME_DUCK, 0, 0, src, local, frame.size());
-    return;
-  }
-  if (!limiter_.Allow(src.addr, now_ms)) {
-    counters_.drop_rate_limited++;
-    SendError(KP_ERR_RATE_LIMITED, 1, 0, src, local, frame.size());
-    return;
-  }
+  if (!AdmitNewcomer(src, local, frame.size(), now_ms)) return;
   proto::Challenge c;
   c.timestamp = static_cast<uint32_t>(now_ms / 1000);
   c.token = tokens_.Mint(src, c.timestamp, h->client_nonce, h->client_pubkey);
@@ -173,16 +181,7 @@ void TunnelServer::OnRegister(proto::ByteSpan frame, const proto::Endpoint& src,
     }
     return;
   }
-  if (reg_->draining()) {
-    counters_.drop_lame_duck++;
-    SendError(KP_ERR_LAME_DUCK, 0, 0, src, local, frame.size());
-    return;
-  }
-  if (!limiter_.Allow(src.addr, now_ms)) {
-    counters_.drop_rate_limited++;
-    SendError(KP_ERR_RATE_LIMITED, 1, 0, src, local, frame.size());
-    return;
-  }
+  if (!AdmitNewcomer(src, local, frame.size(), now_ms)) return;
   absl::StatusOr<uint32_t> sid = reg_->AllocateSessionId();
   absl::StatusOr<proto::KeyPair> kp = proto::GenerateKeyPair();
   if (!sid.ok() || !kp.ok()) {

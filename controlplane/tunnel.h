@@ -91,6 +91,8 @@ class TunnelServer {
   void Dispatch(Session& s, const proto::SessionMessage& m, const proto::Endpoint& src, uint64_t now_ms);
   void SendError(uint8_t code, uint32_t arg, uint32_t session, const proto::Endpoint& src,
                  const proto::Endpoint& local, size_t request_len);
+  bool AdmitNewcomer(const proto::Endpoint& src, const proto::Endpoint& local, size_t request_len,
+                     uint64_t now_ms);
   bool SendInSession(Session& s, proto::SessionBody body);
   void SendNotice(Session& s, const proto::Notice& n, uint64_t now_ms);
   std::vector<proto::KiteResult> Judge(Session& s, const std::vector<proto::KiteClaim>& claims, uint64_t now_s);
