@@ -3,6 +3,8 @@
 // single-writer update and counter-summing API.
 #include "tables.h"
 
+#include <algorithm>
+
 #include <sys/mman.h>
 
 #include <cerrno>
@@ -75,6 +77,11 @@ bool Tables::Init() {
   size_t o_credit = take(sizeof(kp_kite_credit) * kites * cores);
   size_t o_kctr = take(sizeof(kp_kite_counters) * kites * cores);
   size_t o_core = take(sizeof(CoreCounters) * cores);
+  size_t o_sstate = take(sizeof(uint8_t) * cap);
+  size_t o_kslot = take(sizeof(int64_t) * kites);
+  size_t o_kpend = take(sizeof(uint8_t) * kites);
+  size_t o_pslots = take(sizeof(uint32_t) * cap);
+  size_t o_pkites = take(sizeof(uint32_t) * kites);
   if (!map_.Map(off)) return false;
   auto* base = static_cast<uint8_t*>(map_.get());
   // Zero-filled anonymous memory is a valid state for every table: the
@@ -89,11 +96,13 @@ bool Tables::Init() {
   credit_ = reinterpret_cast<kp_kite_credit*>(base + o_credit);
   kite_ctrs_ = reinterpret_cast<kp_kite_counters*>(base + o_kctr);
   core_ctrs_ = reinterpret_cast<CoreCounters*>(base + o_core);
-  slot_state_.assign(cap, kSlotFree);
+  slot_state_ = base + o_sstate;  // zero: kSlotFree
   n_free_ = cap;
-  kite_slot_.assign(kites, -1);
-  pending_slots_.reserve(1024);
-  pending_kites_.reserve(1024);
+  kite_slot_ = reinterpret_cast<int64_t*>(base + o_kslot);
+  std::fill(kite_slot_, kite_slot_ + kites, int64_t{-1});
+  kite_pending_ = base + o_kpend;
+  pending_slots_ = reinterpret_cast<uint32_t*>(base + o_pslots);
+  pending_kites_ = reinterpret_cast<uint32_t*>(base + o_pkites);
   config_shadow_.n_workers = static_cast<uint8_t>(sizes_.n_workers);
   SetConfig(config_shadow_);
   return true;

@@ -32,7 +32,6 @@
 #include <cstdint>
 #include <memory>
 #include <span>
-#include <vector>
 
 #include "counters.h"
 
@@ -133,7 +132,7 @@ class Tables {
   // Adds bytes to every core's granted credit of each kite; -ENOENT if absent.
   int GrantCredit(std::span<const kp_ctl_credit> grants);
   // Tombstones and deleted kites waiting for a grace period.
-  size_t PendingReclaim() const { return pending_slots_.size() + pending_kites_.size(); }
+  size_t PendingReclaim() const { return n_pending_slots_ + n_pending_kites_; }
   // Call only after a grace period (see the file comment).
   void Reclaim();
 
@@ -174,12 +173,18 @@ class Tables {
   alignas(64) std::atomic<uint32_t> config_seq_{0};
   uint64_t config_words_[sizeof(kp_config) / 8] = {};
 
-  // Writer-only bookkeeping.
+  // Writer-only bookkeeping, carved from the same mapping at Init() so the
+  // writer never allocates either.  Each queue is bounded by construction: a
+  // hash slot is queued only on its way from used to pending, a kite id only
+  // while its kite_pending_ flag is clear.
   enum : uint8_t { kSlotFree = 0, kSlotUsed = 1, kSlotPending = 2 };
-  std::vector<uint8_t> slot_state_;
-  std::vector<int64_t> kite_slot_;  // kite id -> hash slot, -1 when absent
-  std::vector<uint32_t> pending_slots_;
-  std::vector<uint32_t> pending_kites_;
+  uint8_t* slot_state_ = nullptr;     // per hash slot
+  int64_t* kite_slot_ = nullptr;      // kite id -> hash slot, -1 when absent
+  uint8_t* kite_pending_ = nullptr;   // kite id is in pending_kites_
+  uint32_t* pending_slots_ = nullptr; // capacity: hash slots
+  uint32_t* pending_kites_ = nullptr; // capacity: max_kites
+  size_t n_pending_slots_ = 0;
+  size_t n_pending_kites_ = 0;
   kp_config config_shadow_ = {};
   uint32_t n_kites_ = 0;
   size_t n_free_ = 0;  // slots in state kSlotFree (never used or reclaimed)

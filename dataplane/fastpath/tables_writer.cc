@@ -101,7 +101,7 @@ void Tables::ApplyKite(const kp_kite& in) {
     if (hash_[old].tag.load(std::memory_order_relaxed) == k.kite_id) {
       hash_[old].tag.store(kTombstone, std::memory_order_release);
       slot_state_[old] = kSlotPending;
-      pending_slots_.push_back(static_cast<uint32_t>(old));
+      pending_slots_[n_pending_slots_++] = static_cast<uint32_t>(old);
     }
   }
   kite_slot_[k.kite_id] = slot;
@@ -116,10 +116,13 @@ int Tables::DeleteKites(std::span<const uint32_t> kite_ids) {
     if (slot < 0) continue;  // listed twice
     hash_[slot].tag.store(kTombstone, std::memory_order_release);
     slot_state_[slot] = kSlotPending;
-    pending_slots_.push_back(static_cast<uint32_t>(slot));
+    pending_slots_[n_pending_slots_++] = static_cast<uint32_t>(slot);
     WriteEntry(kite_seq_[id], kites_[id], &kEmpty);
     kite_slot_[id] = -1;
-    pending_kites_.push_back(id);
+    if (!kite_pending_[id]) {
+      kite_pending_[id] = 1;
+      pending_kites_[n_pending_kites_++] = id;
+    }
     --n_kites_;
   }
   return 0;
@@ -189,10 +192,13 @@ int Tables::GrantCredit(std::span<const kp_ctl_credit> grants) {
 }
 
 void Tables::Reclaim() {
-  for (uint32_t slot : pending_slots_) slot_state_[slot] = kSlotFree;  // reusable tombstone
-  n_free_ += pending_slots_.size();
-  pending_slots_.clear();
-  for (uint32_t id : pending_kites_) {
+  for (size_t i = 0; i < n_pending_slots_; ++i)
+    slot_state_[pending_slots_[i]] = kSlotFree;  // reusable tombstone
+  n_free_ += n_pending_slots_;
+  n_pending_slots_ = 0;
+  for (size_t i = 0; i < n_pending_kites_; ++i) {
+    uint32_t id = pending_kites_[i];
+    kite_pending_[id] = 0;
     if (kite_slot_[id] >= 0) continue;  // re-added meanwhile: keep its state
     for (uint32_t c = 0; c < sizes_.n_workers; ++c) {
       size_t at = size_t{c} * sizes_.max_kites + id;
@@ -201,7 +207,7 @@ void Tables::Reclaim() {
       std::memset(&kite_ctrs_[at], 0, sizeof(kite_ctrs_[at]));
     }
   }
-  pending_kites_.clear();
+  n_pending_kites_ = 0;
 }
 
 void Tables::GlobalCounters(kp_ctl_global_counters* out) const {
