@@ -14,6 +14,7 @@
 // with the byte-loop reference functions).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -151,12 +152,15 @@ inline bool IsTunnelFrame(const kp_config& cfg, const Parsed& p) {
 }
 
 // The kite hash key of a parsed datagram (destination address and port).
+// Written as two 8-byte words and one 4-byte word (port, family, pad), the
+// same widths HashKey and LookupKite read back.
 inline kp_kite_key KiteKeyOf(const Parsed& p) {
+  static_assert(offsetof(kp_kite_key, port) == 16 && offsetof(kp_kite_key, family) == 18 &&
+                offsetof(kp_kite_key, pad) == 19 && sizeof(kp_kite_key) == 20);
   kp_kite_key k;
-  std::memcpy(k.addr, p.dst, 16);
-  k.port = p.dport_be;
-  k.family = p.family;
-  k.pad = 0;
+  auto* b = reinterpret_cast<uint8_t*>(&k);
+  Copy16(b, p.dst);
+  StoreRaw<uint32_t>(b + 16, uint32_t{p.dport_be} | uint32_t{p.family} << 16);
   return k;
 }
 

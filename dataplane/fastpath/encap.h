@@ -56,7 +56,7 @@ inline void ReadDataFields(const uint8_t* hdr, DataFields* f) {
   f->client_port_be = LoadRaw<uint16_t>(hdr + 12);
   f->client_family = hdr[14];
   f->key_epoch = hdr[15];
-  for (int i = 0; i < 16; ++i) f->client_addr[i] = hdr[16 + i];
+  Copy16(f->client_addr, hdr + 16);
   f->cookie = LoadLe64(hdr + 32);
 }
 

@@ -86,10 +86,8 @@ ParseResult ParseIp6(const uint8_t* frame, uint32_t len, Parsed* out) {
   if (IsIp6ExtensionHeader(nh)) return Drop(KP_DROP_IP6_EXT_HEADER);
   if (nh != 17) return Exception();
   out->family = KP_AF_INET6;
-  for (int i = 0; i < 16; ++i) {
-    out->src[i] = ip[8 + i];
-    out->dst[i] = ip[24 + i];
-  }
+  Copy16(out->src, ip + 8);
+  Copy16(out->dst, ip + 24);
   out->l4_off = l3 + 40;
   return ParseUdp(frame, plen, false, UdpPseudo6(ip + 8, ip + 24, plen), out);
 }

@@ -167,9 +167,9 @@ void ParseAndClassify(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out)
   Bump(ctx.ctrs->ctr[KP_CTR_RX_BYTES], pkt.len);
   w.kind = Kind::kDone;
   ParseResult pr = Parse(pkt.data(), pkt.len, &w.p);
-  if (pr.status == ParseStatus::kDrop) return Drop(ctx, out, pr.reason, 0);
-  if (pr.status == ParseStatus::kException)
-    return ToKernel(ctx, out, pr.fragment ? KP_CTR_FRAGMENT_PKTS : KP_CTR_MAX);
+  if (pr.status() == ParseStatus::kDrop) return Drop(ctx, out, pr.reason(), 0);
+  if (pr.status() == ParseStatus::kException)
+    return ToKernel(ctx, out, pr.fragment() ? KP_CTR_FRAGMENT_PKTS : KP_CTR_MAX);
   if (IsTunnelFrame(ctx.config, ctx.addrs, w.p)) {
     w.kind = Kind::kTunnel;
     if (w.p.payload_len >= sizeof(kp_data_hdr)) {

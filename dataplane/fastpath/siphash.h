@@ -80,13 +80,18 @@ inline uint64_t SipHash24(uint64_t k0, uint64_t k1, const uint8_t* data, size_t 
 }
 
 // SipHash-2-4 over exactly 24 bytes (the flow cookie input).
-inline uint64_t SipHash24Cookie(uint64_t k0, uint64_t k1, const uint8_t* in24) {
+// The cookie input as three little-endian words already in registers.
+inline uint64_t SipHash24Words3(uint64_t k0, uint64_t k1, uint64_t m0, uint64_t m1, uint64_t m2) {
   siphash_detail::State s(k0, k1);
-  s.Absorb(LoadLe64(in24));
-  s.Absorb(LoadLe64(in24 + 8));
-  s.Absorb(LoadLe64(in24 + 16));
+  s.Absorb(m0);
+  s.Absorb(m1);
+  s.Absorb(m2);
   s.Absorb(uint64_t{24} << 56);
   return s.Finish();
+}
+
+inline uint64_t SipHash24Cookie(uint64_t k0, uint64_t k1, const uint8_t* in24) {
+  return SipHash24Words3(k0, k1, LoadLe64(in24), LoadLe64(in24 + 8), LoadLe64(in24 + 16));
 }
 
 }  // namespace kp::fp

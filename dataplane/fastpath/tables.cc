@@ -108,60 +108,6 @@ bool Tables::Init() {
   return true;
 }
 
-// ---- hashing and readers ---------------------------------------------------
-
-uint64_t Tables::HashKey(const kp_kite_key& key) {
-  const auto* b = reinterpret_cast<const uint8_t*>(&key);
-  uint64_t a = LoadLe64(b);
-  uint64_t c = LoadLe64(b + 8);
-  uint64_t d = LoadRaw<uint32_t>(b + 16);
-  return Fmix64(a ^ Fmix64(c ^ (d * 0x9e3779b97f4a7c15ull)));
-}
-
-uint32_t Tables::LookupKite(const kp_kite_key& key, uint64_t hash) const {
-  uint32_t sig = static_cast<uint32_t>(hash >> 32);
-  for (uint32_t i = 0, idx = hash & hash_mask_; i <= hash_mask_; ++i, idx = (idx + 1) & hash_mask_) {
-    const HashSlot& s = hash_[idx];
-    uint32_t tag = s.tag.load(std::memory_order_acquire);
-    if (tag == 0) return 0;
-    if (tag == kTombstone || s.sig != sig) continue;
-    if (std::memcmp(&s.key, &key, sizeof(key)) == 0) return tag;
-  }
-  return 0;
-}
-
-void Tables::PrefetchKite(uint32_t kite_id) const {
-  if (kite_id < sizes_.max_kites) {
-    __builtin_prefetch(&kites_[kite_id]);
-    __builtin_prefetch(&kite_seq_[kite_id]);
-  }
-}
-
-void Tables::PrefetchSession(uint32_t session_id) const {
-  uint32_t idx = session_id & KP_SESSION_INDEX_MASK;
-  if (idx < sizes_.max_sessions) {
-    __builtin_prefetch(&sessions_[idx]);
-    __builtin_prefetch(&session_seq_[idx]);
-  }
-}
-
-bool Tables::CopyEntry(const std::atomic<uint32_t>& seq, const Entry64& e, void* dst) const {
-  uint64_t w[8];
-  for (;;) {
-    uint32_t s1 = seq.load(std::memory_order_acquire);
-    if (s1 & 1) {
-      __builtin_ia32_pause();
-      continue;
-    }
-    for (int i = 0; i < 8; ++i)
-      w[i] = std::atomic_ref<uint64_t>(const_cast<uint64_t&>(e.w[i])).load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (seq.load(std::memory_order_relaxed) == s1) break;
-  }
-  std::memcpy(dst, w, sizeof(w));
-  return true;
-}
-
 void Tables::WriteEntry(std::atomic<uint32_t>& seq, Entry64& e, const void* src) {
   uint64_t w[8];
   std::memcpy(w, src, sizeof(w));
@@ -170,19 +116,6 @@ void Tables::WriteEntry(std::atomic<uint32_t>& seq, Entry64& e, const void* src)
   std::atomic_thread_fence(std::memory_order_release);
   for (int i = 0; i < 8; ++i) std::atomic_ref<uint64_t>(e.w[i]).store(w[i], std::memory_order_relaxed);
   seq.store(s + 2, std::memory_order_release);
-}
-
-bool Tables::ReadKite(uint32_t kite_id, kp_kite* out) const {
-  if (kite_id == 0 || kite_id >= sizes_.max_kites) return false;
-  CopyEntry(kite_seq_[kite_id], kites_[kite_id], out);
-  return out->state != KP_KITE_EMPTY;
-}
-
-bool Tables::ReadSession(uint32_t session_id, kp_session* out) const {
-  uint32_t idx = session_id & KP_SESSION_INDEX_MASK;
-  if (session_id == 0 || idx >= sizes_.max_sessions) return false;
-  CopyEntry(session_seq_[idx], sessions_[idx], out);
-  return out->session_id == session_id && out->state != KP_SESSION_EMPTY;
 }
 
 uint32_t Tables::ReadConfig(kp_config* out) const {

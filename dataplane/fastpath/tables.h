@@ -33,6 +33,8 @@
 #include <memory>
 #include <span>
 
+#include "backend_pick.h"
+#include "byteorder.h"
 #include "counters.h"
 
 extern "C" {
@@ -190,5 +192,84 @@ class Tables {
   size_t n_free_ = 0;  // slots in state kSlotFree (never used or reclaimed)
 };
 static_assert(sizeof(kp_config) % 8 == 0);
+
+// ---- readers, inline: they run per packet ----------------------------------
+// Every copy and compare below moves 8-byte words at 8-byte offsets, the same
+// widths the key builder (KiteKeyOf) and the entry copy write with, so no
+// load has to wait for several narrower stores to drain (a store-forwarding
+// stall that once cost a tenth of the encapsulation path).
+
+inline uint64_t Tables::HashKey(const kp_kite_key& key) {
+  const auto* b = reinterpret_cast<const uint8_t*>(&key);
+  uint64_t a = LoadRaw<uint64_t>(b);
+  uint64_t c = LoadRaw<uint64_t>(b + 8);
+  uint64_t d = LoadRaw<uint32_t>(b + 16);
+  return Fmix64(a ^ Fmix64(c ^ (d * 0x9e3779b97f4a7c15ull)));
+}
+
+inline bool KiteKeyEqual(const kp_kite_key& x, const kp_kite_key& y) {
+  const auto* a = reinterpret_cast<const uint8_t*>(&x);
+  const auto* b = reinterpret_cast<const uint8_t*>(&y);
+  return ((LoadRaw<uint64_t>(a) ^ LoadRaw<uint64_t>(b)) | (LoadRaw<uint64_t>(a + 8) ^ LoadRaw<uint64_t>(b + 8)) |
+          (LoadRaw<uint32_t>(a + 16) ^ LoadRaw<uint32_t>(b + 16))) == 0;
+}
+
+inline uint32_t Tables::LookupKite(const kp_kite_key& key, uint64_t hash) const {
+  uint32_t sig = static_cast<uint32_t>(hash >> 32);
+  for (uint32_t i = 0, idx = hash & hash_mask_; i <= hash_mask_; ++i, idx = (idx + 1) & hash_mask_) {
+    const HashSlot& s = hash_[idx];
+    uint32_t tag = s.tag.load(std::memory_order_acquire);
+    if (tag == 0) return 0;
+    if (tag == kTombstone || s.sig != sig) continue;
+    if (KiteKeyEqual(s.key, key)) return tag;
+  }
+  return 0;
+}
+
+inline void Tables::PrefetchKite(uint32_t kite_id) const {
+  if (kite_id < sizes_.max_kites) {
+    __builtin_prefetch(&kites_[kite_id]);
+    __builtin_prefetch(&kite_seq_[kite_id]);
+  }
+}
+
+inline void Tables::PrefetchSession(uint32_t session_id) const {
+  uint32_t idx = session_id & KP_SESSION_INDEX_MASK;
+  if (idx < sizes_.max_sessions) {
+    __builtin_prefetch(&sessions_[idx]);
+    __builtin_prefetch(&session_seq_[idx]);
+  }
+}
+
+// Seqlock read straight into the caller's private copy: a torn copy is simply
+// overwritten by the retry.
+inline bool Tables::CopyEntry(const std::atomic<uint32_t>& seq, const Entry64& e, void* dst) const {
+  auto* out = static_cast<uint8_t*>(dst);
+  for (;;) {
+    uint32_t s1 = seq.load(std::memory_order_acquire);
+    if (s1 & 1) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    for (int i = 0; i < 8; ++i)
+      StoreRaw<uint64_t>(out + 8 * i,
+                         std::atomic_ref<uint64_t>(const_cast<uint64_t&>(e.w[i])).load(std::memory_order_relaxed));
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (seq.load(std::memory_order_relaxed) == s1) return true;
+  }
+}
+
+inline bool Tables::ReadKite(uint32_t kite_id, kp_kite* out) const {
+  if (kite_id == 0 || kite_id >= sizes_.max_kites) return false;
+  CopyEntry(kite_seq_[kite_id], kites_[kite_id], out);
+  return out->state != KP_KITE_EMPTY;
+}
+
+inline bool Tables::ReadSession(uint32_t session_id, kp_session* out) const {
+  uint32_t idx = session_id & KP_SESSION_INDEX_MASK;
+  if (session_id == 0 || idx >= sizes_.max_sessions) return false;
+  CopyEntry(session_seq_[idx], sessions_[idx], out);
+  return out->session_id == session_id && out->state != KP_SESSION_EMPTY;
+}
 
 }  // namespace kp::fp

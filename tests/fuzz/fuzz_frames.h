@@ -149,7 +149,7 @@ inline void CheckTx(const fp::PacketBuf& pkt) {
   FuzzAssert(pkt.off + uint64_t{pkt.len} <= pkt.buf_len, "tx frame inside its buffer");
   fp::Parsed p;
   fp::ParseResult r = fp::Parse(pkt.data(), pkt.len, &p);
-  FuzzAssert(r.status == fp::ParseStatus::kOk, "tx frame parses");
+  FuzzAssert(r.status() == fp::ParseStatus::kOk, "tx frame parses");
 }
 
 }  // namespace kp::fuzz

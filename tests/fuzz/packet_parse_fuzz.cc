@@ -19,9 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size) std::memcpy(frame, data, size);
   Parsed p;
   ParseResult r = Parse(frame, static_cast<uint32_t>(size), &p);
-  switch (r.status) {
+  switch (r.status()) {
     case ParseStatus::kOk: {
-      FuzzAssert(r.reason == KP_DROP_NONE, "ok has no reason");
+      FuzzAssert(r.reason() == KP_DROP_NONE, "ok has no reason");
       FuzzAssert(p.l3_off < p.l4_off && p.l4_off + 8 == p.payload_off, "offsets ordered");
       FuzzAssert(p.payload_off + uint64_t{p.payload_len} <= size, "payload inside the frame");
       FuzzAssert(p.family == KP_AF_INET || p.family == KP_AF_INET6, "family");
@@ -46,10 +46,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     case ParseStatus::kDrop:
-      FuzzAssert(r.reason > KP_DROP_NONE && r.reason < KP_DROP_MAX, "drop has a reason");
+      FuzzAssert(r.reason() > KP_DROP_NONE && r.reason() < KP_DROP_MAX, "drop has a reason");
       break;
     case ParseStatus::kException:
-      FuzzAssert(r.reason == KP_DROP_NONE, "exception has no reason");
+      FuzzAssert(r.reason() == KP_DROP_NONE, "exception has no reason");
       break;
   }
   delete[] frame;

@@ -23,7 +23,7 @@ struct Fixture {
   Fixture(const std::vector<uint8_t>& frame, uint32_t headroom) : buf(headroom + frame.size()) {
     std::copy(frame.begin(), frame.end(), buf.begin() + headroom);
     pkt = {buf.data(), static_cast<uint32_t>(buf.size()), headroom, static_cast<uint32_t>(frame.size())};
-    EXPECT_EQ(Parse(pkt.data(), pkt.len, &p).status, ParseStatus::kOk);
+    EXPECT_EQ(Parse(pkt.data(), pkt.len, &p).status(), ParseStatus::kOk);
   }
 };
 
@@ -105,7 +105,7 @@ TEST(Encap, WritesTheDataFrame) {
   EXPECT_EQ(std::memcmp(d + 40, spec.payload.data(), 5), 0);
   // The whole outer frame parses again with a valid UDP checksum.
   Parsed again;
-  EXPECT_EQ(Parse(o, f.pkt.len, &again).status, ParseStatus::kOk);
+  EXPECT_EQ(Parse(o, f.pkt.len, &again).status(), ParseStatus::kOk);
   EXPECT_EQ(again.payload_len, 45u);
 }
 
@@ -127,7 +127,7 @@ TEST(Encap, DecapWritesTheClientDatagram) {
   DecapToClient(f.pkt, f.p, df, kite, l2);
   ASSERT_EQ(f.pkt.len, 18u + 40 + 8 + 3);
   Parsed out;
-  ASSERT_EQ(Parse(f.pkt.data(), f.pkt.len, &out).status, ParseStatus::kOk);
+  ASSERT_EQ(Parse(f.pkt.data(), f.pkt.len, &out).status(), ParseStatus::kOk);
   EXPECT_EQ(out.family, KP_AF_INET6);
   EXPECT_TRUE(out.has_vlan);
   EXPECT_EQ(Bswap16(out.sport_be), 5000);

@@ -23,8 +23,8 @@ ParseResult P(const std::vector<uint8_t>& f, Parsed* out = nullptr) {
 
 void ExpectDrop(const std::vector<uint8_t>& f, kp_drop_reason r) {
   ParseResult res = P(f);
-  EXPECT_EQ(res.status, ParseStatus::kDrop);
-  EXPECT_EQ(res.reason, r) << DropReasonName(r);
+  EXPECT_EQ(res.status(), ParseStatus::kDrop);
+  EXPECT_EQ(res.reason(), r) << DropReasonName(r);
 }
 
 TEST(Parse, Ipv4Ok) {
@@ -34,7 +34,7 @@ TEST(Parse, Ipv4Ok) {
   f.push_back(0);  // Ethernet padding is ignored
   f.push_back(0);
   Parsed p;
-  ASSERT_EQ(P(f, &p).status, ParseStatus::kOk);
+  ASSERT_EQ(P(f, &p).status(), ParseStatus::kOk);
   EXPECT_EQ(p.family, KP_AF_INET);
   EXPECT_EQ(p.l3_off, 14u);
   EXPECT_EQ(p.payload_off, 42u);
@@ -55,7 +55,7 @@ TEST(Parse, Ipv6AndVlanOk) {
   s.tci = 0x2064;
   auto f = BuildUdp(s);
   Parsed p;
-  ASSERT_EQ(P(f, &p).status, ParseStatus::kOk);
+  ASSERT_EQ(P(f, &p).status(), ParseStatus::kOk);
   EXPECT_EQ(p.family, KP_AF_INET6);
   EXPECT_TRUE(p.has_vlan);
   EXPECT_EQ(p.vlan_tci[0], 0x20);
@@ -88,7 +88,7 @@ TEST(Parse, NonIpIsException) {
   auto f = BuildUdp(UdpSpec{});
   f[12] = 0x08;
   f[13] = 0x06;  // ARP
-  EXPECT_EQ(P(f).status, ParseStatus::kException);
+  EXPECT_EQ(P(f).status(), ParseStatus::kException);
 }
 
 TEST(Parse, Ipv4Drops) {
@@ -127,12 +127,12 @@ TEST(Parse, Ipv4OptionsFragmentsAndProtocols) {
   g[14 + 6] = 0x20;  // MF
   FixChecksums(g);
   ParseResult r = P(g);
-  EXPECT_EQ(r.status, ParseStatus::kException);
-  EXPECT_TRUE(r.fragment);
+  EXPECT_EQ(r.status(), ParseStatus::kException);
+  EXPECT_TRUE(r.fragment());
   g = BuildUdp(s);
   g[14 + 7] = 0x10;  // offset != 0
   FixChecksums(g);
-  EXPECT_TRUE(P(g).fragment);
+  EXPECT_TRUE(P(g).fragment());
   g = BuildUdp(s);
   g[14 + 9] = 6;  // TCP
   g[14 + 10] = g[14 + 11] = 0;
@@ -140,8 +140,8 @@ TEST(Parse, Ipv4OptionsFragmentsAndProtocols) {
   g[24] = c >> 8;
   g[25] = c & 0xff;
   r = P(g);
-  EXPECT_EQ(r.status, ParseStatus::kException);
-  EXPECT_FALSE(r.fragment);
+  EXPECT_EQ(r.status(), ParseStatus::kException);
+  EXPECT_FALSE(r.fragment());
 }
 
 TEST(Parse, Ipv6Drops) {
@@ -165,8 +165,8 @@ TEST(Parse, Ipv6Drops) {
     f = base;
     f[20] = nh;
     ParseResult r = P(f);
-    EXPECT_EQ(r.status, ParseStatus::kException) << int(nh);
-    EXPECT_EQ(r.fragment, nh == 44);
+    EXPECT_EQ(r.status(), ParseStatus::kException) << int(nh);
+    EXPECT_EQ(r.fragment(), nh == 44);
   }
 }
 
@@ -196,7 +196,7 @@ TEST(Parse, UdpDrops) {
 TEST(Parse, UdpZeroChecksum) {
   auto f = BuildUdp(UdpSpec{});
   f[34 + 6] = f[34 + 7] = 0;  // IPv4: no checksum, accepted
-  EXPECT_EQ(P(f).status, ParseStatus::kOk);
+  EXPECT_EQ(P(f).status(), ParseStatus::kOk);
   UdpSpec s;
   s.src = "2001:db8:1::1";
   s.dst = "2001:db8:f::10";
@@ -209,7 +209,7 @@ TEST(Parse, EveryPrefixOfAFrameIsHandled) {
   auto f = BuildUdp(UdpSpec{});
   for (size_t n = 0; n < f.size(); ++n) {
     std::vector<uint8_t> cut(f.begin(), f.begin() + n);
-    EXPECT_EQ(P(cut).status, ParseStatus::kDrop) << n;
+    EXPECT_EQ(P(cut).status(), ParseStatus::kDrop) << n;
   }
 }
 
