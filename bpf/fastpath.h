@@ -213,8 +213,8 @@ static __always_inline __u32 kp_classify(struct xdp_md *ctx, struct kp_pkt *pkt,
 	if (kp_is_tunnel_port(cfg, pkt->dport) && kp_is_own(cfg, pkt->family, pkt->dst))
 		return kp_tunnel_frame(ctx, pkt, cfg, sc, g, drop_kite);
 	kp_copy64(key.addr, pkt->dst, 16);
-	key.port = pkt->dport;
-	key.family = pkt->family;
+	/* port, family and pad as one store: the hash reads them as one word */
+	*(__u32 *)&key.port = (__u32)pkt->dport | (__u32)pkt->family << 16;
 	kite_id = bpf_map_lookup_elem(&kp_kite_hash, &key);
 	if (!kite_id)
 		return KP_OUT_PASS;

@@ -11,7 +11,9 @@
 // fast path is measured through bpf/bench_fastpath.bpf.c, which restores the
 // frame after each repetition; its save/restore cost (kp_bench_restore) is
 // measured too and subtracted to give the net figure compared with MAC swap.
-//   usage: xdp_bench VECTORS.json [--repeat N] [--runs R] [--kites N]
+//   usage: xdp_bench VECTORS.json [--repeat N] [--runs R] [--kites N] [--ab OTHER.bpf.o]
+// --ab loads another build of bench_fastpath.bpf.o on the same maps and
+// measures its encap and decap interleaved with this build's (A/B).
 // Exits 77 without the privileges to load BPF programs.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -41,6 +43,7 @@ struct Args {
   uint32_t repeat = 1000000;
   int runs = 5;
   uint32_t kites = 1000000;
+  std::string ab;  // another build of bench_fastpath.bpf.o, measured beside this one
 };
 
 // Average ns per run of `repeat` runs, or -1 (with the verdict check failing).
@@ -133,6 +136,41 @@ absl::Status AddKites(XdpBackend* backend, uint32_t first_id, uint32_t n, uint32
   return absl::OkStatus();
 }
 
+// A/B mode: loads another build of bench_fastpath.bpf.o sharing every map of
+// `bench` (same tables, same counters) and the same read-only data, so two
+// builds are measured interleaved in one run; single-digit-ns steps hide in
+// the spread between separate runs.  Returns the object, or nullptr.
+bpf_object* OpenOther(const std::string& path, kp_bench* bench) {
+  bpf_object* obj = bpf_object__open_file(path.c_str(), nullptr);
+  if (!obj) return nullptr;
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj) {
+    const char* name = bpf_map__name(m);
+    if (bpf_map__is_internal(m)) {
+      size_t want = 0, have = 0;
+      bpf_map__initial_value(m, &want);
+      bpf_map__initial_value(bench->maps.rodata, &have);
+      // same variables, same layout: the same source's read-only data
+      if (std::strstr(name, ".rodata") == nullptr || want != have ||
+          bpf_map__set_initial_value(m, bench->rodata, want) != 0) {
+        std::fprintf(stderr, "--ab: internal map %s does not match\n", name);
+        return nullptr;
+      }
+      continue;
+    }
+    const bpf_map* mine = bpf_object__find_map_by_name(bench->obj, name);
+    if (!mine || bpf_map__reuse_fd(m, bpf_map__fd(mine)) != 0) {
+      std::fprintf(stderr, "--ab: cannot share map %s\n", name);
+      return nullptr;
+    }
+  }
+  if (bpf_object__load(obj) != 0) {
+    std::fprintf(stderr, "--ab: loading %s failed\n", path.c_str());
+    return nullptr;
+  }
+  return obj;
+}
+
 int Run(const Args& a) {
   absl::StatusOr<World> w = World::Parse(a.vectors);
   if (!w.ok()) return 1;
@@ -160,7 +198,7 @@ int Run(const Args& a) {
   not_ip[13] = 0xb5;
   std::vector<uint8_t> bad_csum = enc;
   bad_csum.back() ^= 0x01;  // payload byte flipped: parsed and summed, then dropped
-  const std::vector<Prog> progs = {
+  std::vector<Prog> progs = {
       {"MAC swap (baseline)", bpf_program__fd(swap->progs.kp_bench_macswap), &enc},
       {"save/restore only (subtracted)", bpf_program__fd(bench->progs.kp_bench_restore), &enc},
       {"encap v4/v4, cookie", bpf_program__fd(bench->progs.kp_bench_fastpath), &enc},
@@ -170,6 +208,15 @@ int Run(const Args& a) {
       {"bad UDP checksum: drop (breakdown)", bpf_program__fd(bench->progs.kp_bench_fastpath),
        &bad_csum, XDP_DROP},
   };
+  if (!a.ab.empty()) {
+    bpf_object* other = OpenOther(a.ab, bench);
+    const bpf_program* p = other ? bpf_object__find_program_by_name(other, "kp_bench_fastpath")
+                                 : nullptr;
+    if (!p) return 1;
+    const int fd = bpf_program__fd(p);
+    progs.insert(progs.begin() + 3, {"encap v4/v4, cookie [--ab]", fd, &enc});
+    progs.insert(progs.begin() + 5, {"decap v4/v4, cookie check [--ab]", fd, &dec});
+  }
   std::printf("xdp_bench: %u repeats per run, median of %d runs, client payload 64 B "
               "(frames %zu / %zu B)\n", a.repeat, a.runs, enc.size(), dec.size());
   char title0[64];
@@ -228,6 +275,8 @@ int main(int argc, char** argv) {
       a.repeat = static_cast<uint32_t>(std::atoi(argv[++i]));
     } else if (s == "--runs" && i + 1 < argc) {
       a.runs = std::atoi(argv[++i]);
+    } else if (s == "--ab" && i + 1 < argc) {
+      a.ab = argv[++i];
     } else if (s == "--kites" && i + 1 < argc) {
       a.kites = static_cast<uint32_t>(std::atoi(argv[++i]));
     } else {
@@ -235,7 +284,7 @@ int main(int argc, char** argv) {
     }
   }
   if (a.vectors.empty() || a.runs < 1 || a.repeat < 1 || a.kites > 1040000) {
-    std::fprintf(stderr, "usage: %s VECTORS.json [--repeat N] [--runs R] [--kites N<=1040000]\n",
+    std::fprintf(stderr, "usage: %s VECTORS.json [--repeat N] [--runs R] [--kites N<=1040000] [--ab OTHER.bpf.o]\n",
                  argv[0]);
     return 2;
   }
