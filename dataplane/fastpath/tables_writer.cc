@@ -19,6 +19,45 @@ kp_kite_key CanonicalKey(const kp_kite_key& k) {
   return c;
 }
 
+// A set of 64-bit values (kite ids, key hashes) with false positives and
+// no false negatives, on the stack: the batch validation asks it first and
+// scans the batch only on a hit.  Sized to 64 bits per entry (at most 64
+// Kibit, 8 KiB), so a control-socket batch (about a thousand kites) sees a
+// handful of false hits and validates in linear time; much larger batches
+// saturate it and fall back towards the pairwise scan, never below it.
+class BatchFilter {
+ public:
+  explicit BatchFilter(size_t entries) {
+    while (n_bits_ < kMaxBits && n_bits_ < entries * 64) {
+      n_bits_ *= 2;
+      --shift_;
+    }
+    std::memset(words_, 0, n_bits_ / 8);
+  }
+  // True when `v` may have been set before; sets it.
+  bool TestAndSet(uint64_t v) {
+    const uint64_t b = Bit(v), m = uint64_t{1} << (b & 63);
+    const bool was = (words_[b >> 6] & m) != 0;
+    words_[b >> 6] |= m;
+    return was;
+  }
+  bool MayContain(uint64_t v) const {
+    const uint64_t b = Bit(v);
+    return (words_[b >> 6] >> (b & 63)) & 1;
+  }
+
+ private:
+  static constexpr size_t kMaxBits = size_t{1} << 16;
+  uint64_t Bit(uint64_t v) const {
+    // Kite ids are often consecutive: spread them (Fibonacci hashing, top
+    // bits); key hashes are already mixed, and the multiply keeps them so.
+    return (v * 0x9e3779b97f4a7c15ull) >> shift_;
+  }
+  size_t n_bits_ = 64;
+  unsigned shift_ = 64 - 6;
+  uint64_t words_[kMaxBits / 64];
+};
+
 }  // namespace
 
 int64_t Tables::FindSlot(const kp_kite_key& key, uint64_t hash, int64_t* insert_at) const {
@@ -41,29 +80,47 @@ int64_t Tables::FindSlot(const kp_kite_key& key, uint64_t hash, int64_t* insert_
 }
 
 int Tables::UpsertKites(std::span<const kp_kite> kites) {
-  // Validate everything first, so the batch is all-or-nothing.
-  size_t new_slots = 0;
+  // Validate everything first, so the batch is all-or-nothing.  Pass 1: the
+  // fields, and no id or key twice in the batch; pass 2: every key is free
+  // or already this kite's (or moves away from a kite in the batch), and the
+  // hash has room.  Linear in the batch for control-socket batches (see
+  // BatchFilter); nothing is written before both passes agree.
+  BatchFilter ids(kites.size()), keys(kites.size());
   for (size_t i = 0; i < kites.size(); ++i) {
     const kp_kite& k = kites[i];
     if (k.kite_id == 0 || k.kite_id >= sizes_.max_kites) return -EINVAL;
     if (k.state != KP_KITE_LIVE && k.state != KP_KITE_DISABLED) return -EINVAL;
     if (k.n_sessions > KP_MAX_KITE_SESSIONS || !ValidFamily(k.key.family)) return -EINVAL;
-    kp_kite_key key = CanonicalKey(k.key);
-    for (size_t j = 0; j < i; ++j) {
-      if (kites[j].kite_id == k.kite_id) return -EINVAL;  // one entry per id per batch
-      if (KeyEqual(CanonicalKey(kites[j].key), key)) return -EINVAL;
+    const kp_kite_key key = CanonicalKey(k.key);
+    // One entry per id and per key in a batch.
+    if (ids.TestAndSet(k.kite_id)) {
+      for (size_t j = 0; j < i; ++j)
+        if (kites[j].kite_id == k.kite_id) return -EINVAL;
     }
+    if (keys.TestAndSet(HashKey(key))) {
+      for (size_t j = 0; j < i; ++j)
+        if (KeyEqual(CanonicalKey(kites[j].key), key)) return -EINVAL;
+    }
+  }
+  size_t new_slots = 0;
+  for (const kp_kite& k : kites) {
+    const kp_kite_key key = CanonicalKey(k.key);
     int64_t at;
     int64_t slot = FindSlot(key, HashKey(key), &at);
-    if (slot >= 0 && hash_[slot].tag.load(std::memory_order_relaxed) != k.kite_id) {
-      // Owned by another kite, unless that kite is being moved away in this batch.
-      uint32_t other = hash_[slot].tag.load(std::memory_order_relaxed);
-      bool moved = false;
-      for (const kp_kite& o : kites)
-        if (o.kite_id == other && !KeyEqual(CanonicalKey(o.key), key)) moved = true;
-      if (!moved) return -EINVAL;
+    if (slot < 0) {
+      ++new_slots;
+      continue;
     }
-    if (slot < 0) ++new_slots;
+    const uint32_t other = hash_[slot].tag.load(std::memory_order_relaxed);
+    if (other == k.kite_id) continue;
+    // Owned by another kite, unless that kite is in this batch: keys are
+    // unique in the batch (pass 1), so there it has another key and moves.
+    bool moved = false;
+    if (ids.MayContain(other)) {
+      for (const kp_kite& o : kites)
+        if (o.kite_id == other) moved = true;
+    }
+    if (!moved) return -EINVAL;
   }
   // Keep at least one never-used slot so every probe for an absent key ends.
   if (n_free_ < new_slots + 1) return -ENOSPC;

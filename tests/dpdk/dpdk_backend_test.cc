@@ -4,7 +4,8 @@
 // Backend: local overrides (own addresses, tunnel ports, real worker count,
 // gateway modes), next hops learnt from a neighbour dump (gateway and
 // on-link connectors, and unresolved -> gateway_mac_valid 0), session dumps
-// by slot, delete then re-add.  Options: strict parsing, config files,
+// by slot, delete then re-add, batch validation at the control socket's
+// batch size.  Options: strict parsing, config files,
 // errors that name the option.
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -157,6 +158,58 @@ TEST_F(BackendTest, SessionsDumpBySlotAndDeleteReclaims) {
   ASSERT_TRUE(backend_->DeleteKites({&kid, 1}).ok());
   EXPECT_EQ(tables_->PendingReclaim(), 0u) << "delete must reclaim after the grace period";
   ASSERT_TRUE(backend_->UpsertKites({&k, 1}).ok()) << "same key, same id, after reclaim";
+}
+
+// A control-socket-sized batch (the validation is linear in it, with a
+// filter and a scan on its hits): duplicates anywhere in the batch are still
+// refused with nothing applied, and keys may rotate among the batch's kites.
+TEST_F(BackendTest, FullBatchValidation) {
+  Make({});
+  constexpr uint32_t kN = 1000;
+  auto key_of = [](uint32_t i) {
+    kp_kite_key key{};
+    key.family = KP_AF_INET;
+    key.addr[10] = key.addr[11] = 0xff;
+    key.addr[12] = 100;
+    key.addr[15] = static_cast<uint8_t>(i);
+    key.port = htons(static_cast<uint16_t>(10000 + i));
+    return key;
+  };
+  std::vector<kp_kite> kites(kN);
+  for (uint32_t i = 0; i < kN; i++) {
+    kites[i].kite_id = i + 1;
+    kites[i].state = KP_KITE_LIVE;
+    kites[i].key = key_of(i);
+  }
+  ASSERT_TRUE(backend_->UpsertKites(kites).ok());
+  EXPECT_EQ(tables_->NumKites(), kN);
+
+  std::vector<kp_kite> bad = kites;
+  for (kp_kite& k : bad) k.state = KP_KITE_DISABLED;
+  bad[kN - 1].kite_id = bad[0].kite_id;
+  EXPECT_EQ(backend_->UpsertKites(bad).code(), absl::StatusCode::kInvalidArgument) << "id twice";
+  bad = kites;
+  for (kp_kite& k : bad) k.state = KP_KITE_DISABLED;
+  bad[kN - 1].key = bad[1].key;
+  EXPECT_EQ(backend_->UpsertKites(bad).code(), absl::StatusCode::kInvalidArgument) << "key twice";
+  bad = kites;
+  bad[kN - 1].key = kites[0].key;  // kite 1 keeps its key: a thief
+  bad.erase(bad.begin());
+  EXPECT_EQ(backend_->UpsertKites(bad).code(), absl::StatusCode::kInvalidArgument) << "taken key";
+  kp_kite out{};
+  ASSERT_TRUE(tables_->ReadKite(kN, &out));
+  EXPECT_EQ(out.state, KP_KITE_LIVE) << "a refused batch changes nothing";
+
+  // Every kite takes its neighbour's key, all in one batch.
+  std::vector<kp_kite> rotated = kites;
+  for (uint32_t i = 0; i < kN; i++) rotated[i].key = key_of((i + 1) % kN);
+  ASSERT_TRUE(backend_->UpsertKites(rotated).ok());
+  EXPECT_EQ(tables_->NumKites(), kN);
+  EXPECT_EQ(tables_->PendingReclaim(), 0u);
+  for (uint32_t i = 0; i < kN; i++) {
+    const kp_kite_key key = key_of((i + 1) % kN);
+    ASSERT_EQ(tables_->LookupKite(key, fp::Tables::HashKey(key)), i + 1);
+  }
 }
 
 TEST(OptionsTest, StrictParsing) {
