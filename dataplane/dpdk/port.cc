@@ -49,6 +49,20 @@ uint16_t ClampMtu(const rte_eth_dev_info& info, uint32_t want) {
   return static_cast<uint16_t>(std::min<uint32_t>(mtu, UINT16_MAX));
 }
 
+// What to change when an RX queue cannot be set up.  net_af_xdp uses each
+// mempool object (max frame + about 320 bytes) as one UMEM chunk, which the
+// kernel takes only between 2048 bytes and a 4 KiB page: its "Failed to
+// create umem" means --max-frame is out of that range.
+const char* RxQueueFix(uint16_t port) {
+  rte_eth_dev_info info{};
+  if (rte_eth_dev_info_get(port, &info) == 0 && info.driver_name != nullptr &&
+      std::strcmp(info.driver_name, "net_af_xdp") == 0) {
+    return "net_af_xdp needs --max-frame between 2048 and 3560 so an mbuf is one UMEM chunk; "
+           "else raise -m or lower --rx-desc; see docs/operations.md";
+  }
+  return "raise -m or lower --rx-desc";
+}
+
 // Configures `nq` queue pairs and starts the port.  A PMD that refuses the
 // MTU in `conf` is configured again with its default MTU (logged).
 absl::Status StartQueues(uint16_t port, uint16_t nq, rte_eth_conf conf, rte_mempool* pool,
@@ -66,7 +80,7 @@ absl::Status StartQueues(uint16_t port, uint16_t nq, rte_eth_conf conf, rte_memp
   const unsigned sock = socket < 0 ? 0 : static_cast<unsigned>(socket);
   for (uint16_t q = 0; q < nq; q++) {
     rc = rte_eth_rx_queue_setup(port, q, nrx, sock, nullptr, pool);
-    if (rc != 0) return DpdkError(absl::StrCat("RX queue ", q, " of port ", port), rc, "raise -m or lower --rx-desc");
+    if (rc != 0) return DpdkError(absl::StrCat("RX queue ", q, " of port ", port), rc, RxQueueFix(port));
     rc = rte_eth_tx_queue_setup(port, q, ntx, sock, nullptr);
     if (rc != 0) return DpdkError(absl::StrCat("TX queue ", q, " of port ", port), rc, "lower --tx-desc");
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# dpdk_netns_test.sh - kiteplane-dataplane (DPDK mode, net_af_packet) in a
-# network namespace, reached over a veth pair from a peer namespace.
+# dpdk_netns_test.sh - kiteplane-dataplane (DPDK mode, net_af_packet or
+# net_af_xdp) in a network namespace, reached over a veth pair from a peer
+# namespace.
 #
 # Checks: (1) ARP and ping from the peer reach the kernel through the
 # exception path (tap interface carrying the port's MAC and the front-end
@@ -9,18 +10,46 @@
 # datagram to a kite configured through the control socket comes out
 # encapsulated (DATA header, then the payload) at the connector's address;
 # (4) SIGTERM stops the process cleanly; (5) the telemetry commands answer;
-# (6) with the default --max-frame (9216) and net_af_packet's framesz=4096,
-# a 3,000-byte datagram (larger than a 2 KiB mbuf) on a 3500-MTU link
+# (6) a 3,000-byte datagram (larger than a 2 KiB mbuf) on a 3500-MTU link
 # arrives encapsulated and intact, and the exception interface carries the
-# MTU --max-frame implies (9198).
-# Usage: dpdk_netns_test.sh DATAPLANE_BIN DP_CTL_TOOL.  Exits 77 without root.
+# MTU --max-frame implies (max frame - 18).
+#
+# PMD af_packet (default): --max-frame 9216 (the default) and framesz=4096;
+# exception MTU 9198.  PMD af_xdp: one AF_XDP socket on queue 0 of the veth
+# (copy mode: veth has no zero-copy); its UMEM chunk is one mempool object and
+# the kernel takes chunks of at most a 4 KiB page, so --max-frame 3560 (the
+# largest frame net_af_xdp advertises); exception MTU 3542.
+# Usage: dpdk_netns_test.sh DATAPLANE_BIN DP_CTL_TOOL [af_packet|af_xdp].
+# Exits 77 without root, or (af_xdp) when AF_XDP sockets cannot be created
+# or the net_af_xdp PMD is not installed.
 set -euo pipefail
 dp_bin=$1
 ctl_tool=$2
+pmd=${3:-af_packet}
 py=/usr/bin/python3
 
 if [[ $(id -u) -ne 0 ]]; then echo "SKIP: needs root (network namespaces)"; exit 77; fi
 if ! ip netns list >/dev/null 2>&1; then echo "SKIP: no ip netns"; exit 77; fi
+case $pmd in
+  af_packet) max_frame=9216 ;;
+  af_xdp)
+    max_frame=3560
+    if ! why=$("$py" -c 'import socket; socket.socket(44, socket.SOCK_RAW, 0).close()' 2>&1); then
+      echo "SKIP: cannot create an AF_XDP socket (kernel without CONFIG_XDP_SOCKETS?): ${why##*$'\n'}"
+      exit 77
+    fi
+    pmds=$(pkg-config --variable=libdir libdpdk 2>/dev/null || echo /usr/lib)
+    if ! compgen -G "$pmds/dpdk/pmds-*/librte_net_af_xdp.so*" >/dev/null &&
+       ! compgen -G "$pmds/librte_net_af_xdp.so*" >/dev/null; then
+      echo "SKIP: the net_af_xdp PMD is not installed (librte_net_af_xdp.so under $pmds)"
+      exit 77
+    fi
+    # The UMEM is locked memory.
+    ulimit -l unlimited 2>/dev/null || true
+    ;;
+  *) echo "usage: $0 DATAPLANE_BIN DP_CTL_TOOL [af_packet|af_xdp]"; exit 2 ;;
+esac
+exc_mtu=$((max_frame - 18))
 
 tag=kpd$$
 ns_dp=${tag}dp
@@ -62,8 +91,13 @@ ip netns exec "$ns_peer" ethtool -K vb$$ tx off >/dev/null 2>&1 || true
 ip netns exec "$ns_dp" ethtool -K va$$ rx off tx off >/dev/null 2>&1 || true
 
 sock=$tmp/ctl.sock
+if [[ $pmd == af_xdp ]]; then
+  vdev="net_af_xdp0,iface=va$$,start_queue=0,queue_count=1"
+else
+  vdev="net_af_packet0,iface=va$$,framesz=4096"
+fi
 ip netns exec "$ns_dp" "$dp_bin" -l 0,1 --no-huge --no-pci -m 512 --file-prefix=$tag \
-  --log-level='*:warning' --vdev "net_af_packet0,iface=va$$,framesz=4096" -- \
+  --log-level='*:warning' --vdev "$vdev" -- --max-frame $max_frame \
   --ctl-socket "$sock" --addr4 198.51.100.1/24 --tunnel-ports 7000 \
   --gateway-mac neigh --gateway4 198.51.100.2 --exception tap --exception-iface kpx$$ \
   --neigh-refresh-ms 100 >"$tmp/dp.log" 2>&1 &
@@ -71,6 +105,7 @@ dp_pid=$!
 if ! wait_for 300 test -S "$sock"; then
   echo "FAIL: data plane did not come up"; cat "$tmp/dp.log"; exit 1
 fi
+grep "kiteplane-dataplane: port" "$tmp/dp.log" || true
 
 # (1) ARP + ping through the exception path.
 if ! ip netns exec "$ns_peer" ping -c 3 -i 0.2 -W 2 198.51.100.1 >"$tmp/ping.log" 2>&1; then
@@ -125,11 +160,11 @@ if ! ip netns exec "$ns_peer" "$py" "$tmp/conn.py"; then
   "$ctl_tool" "$sock" counters; cat "$tmp/dp.log"; exit 1
 fi
 "$ctl_tool" "$sock" counters | grep -q '^encap_packets' || { echo "FAIL: encap_packets not counted"; exit 1; }
-# (6) the exception interface carries the MTU of --max-frame 9216 (9216 - 18).
-if ! ip -n "$ns_dp" link show kpx$$ | grep -q 'mtu 9198 '; then
-  echo "FAIL: exception interface MTU"; ip -n "$ns_dp" link show kpx$$; exit 1
+# (6) the exception interface carries the MTU of --max-frame (max frame - 18).
+if ! ip -n "$ns_dp" link show kpx$$ | grep -q "mtu $exc_mtu "; then
+  echo "FAIL: exception interface MTU (want $exc_mtu)"; ip -n "$ns_dp" link show kpx$$; exit 1
 fi
-echo "ok: exception interface MTU 9198"
+echo "ok: exception interface MTU $exc_mtu"
 
 # (5) DPDK telemetry: the kite's counters through dpdk-telemetry.py.
 if command -v dpdk-telemetry.py >/dev/null; then
