@@ -47,10 +47,9 @@ void Transmit(WorkerContext& ctx, Outcome& out, const PacketBuf& pkt, uint32_t k
   out = {Verdict::kTx, KP_DROP_NONE, kite_id};
 }
 
-bool IsZeroMac(const uint8_t* m) { return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0; }
-
 // Section 6.  `s` is the session toward a connector, nullptr toward a client.
-bool ResolveL2(const kp_config& cfg, const uint8_t* frame, const Parsed& p, const kp_session* s, L2Out* l2) {
+bool ResolveL2(const WorkerContext& ctx, const uint8_t* frame, const Parsed& p, const kp_session* s, L2Out* l2) {
+  const kp_config& cfg = ctx.config;
   if (s != nullptr && (s->flags & KP_SESSION_F_NEXTHOP)) {
     std::memcpy(l2->dst, s->nexthop_mac, 6);
   } else if (cfg.gateway_mac_valid == 1) {
@@ -60,7 +59,7 @@ bool ResolveL2(const kp_config& cfg, const uint8_t* frame, const Parsed& p, cons
   } else {
     return false;
   }
-  std::memcpy(l2->src, IsZeroMac(cfg.own_mac) ? frame : cfg.own_mac, 6);
+  std::memcpy(l2->src, ctx.own_mac_zero ? frame : cfg.own_mac, 6);
   l2->has_vlan = p.has_vlan;
   l2->tci[0] = p.vlan_tci[0];
   l2->tci[1] = p.vlan_tci[1];
@@ -90,7 +89,7 @@ void HandleKite(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out, uint6
   if (r == KP_DROP_NONE) r = EncapCheck(pkt, p, sess);
   if (r != KP_DROP_NONE) return Drop(ctx, out, r, id);
   L2Out l2;
-  if (!ResolveL2(cfg, pkt.data(), p, &sess, &l2)) return Drop(ctx, out, KP_DROP_NO_NEXTHOP, id);
+  if (!ResolveL2(ctx, pkt.data(), p, &sess, &l2)) return Drop(ctx, out, KP_DROP_NO_NEXTHOP, id);
   EncapToConnector(pkt, p, sess, cfg, id, l2);
   AccountBytes(police, p.payload_len);
   Bump(ctx.kite_ctrs[id].v[KP_KCTR_RX_PKTS]);
@@ -152,7 +151,7 @@ void HandleTunnel(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out, uin
   r = PoliceRate(kite, cfg.n_workers, police, payload, now_ns);
   if (r != KP_DROP_NONE) return Drop(ctx, out, r, id);
   L2Out l2;
-  if (!ResolveL2(cfg, pkt.data(), p, nullptr, &l2)) return Drop(ctx, out, KP_DROP_NO_NEXTHOP, id);
+  if (!ResolveL2(ctx, pkt.data(), p, nullptr, &l2)) return Drop(ctx, out, KP_DROP_NO_NEXTHOP, id);
   DecapToClient(pkt, p, f, kite, l2);
   AccountBytes(police, payload);
   Bump(ctx.kite_ctrs[id].v[KP_KCTR_TX_PKTS]);
@@ -218,6 +217,8 @@ void ProcessSubBurst(WorkerContext& ctx, PacketBuf* pkts, Outcome* outs, uint32_
 
 }  // namespace
 
+bool IsZeroMac(const uint8_t* m) { return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0; }
+
 void InitWorkerContext(WorkerContext& ctx, Tables& tables, uint32_t core) {
   ctx.core = core;
   ctx.tables = &tables;
@@ -227,6 +228,7 @@ void InitWorkerContext(WorkerContext& ctx, Tables& tables, uint32_t core) {
   ctx.ctrs = tables.CountersOf(core);
   ctx.config_seq = tables.ReadConfig(&ctx.config);
   ctx.addrs.Build(ctx.config);
+  ctx.own_mac_zero = IsZeroMac(ctx.config.own_mac);
   ctx.config_valid = true;
 }
 
@@ -234,6 +236,7 @@ uint32_t ProcessBurst(WorkerContext& ctx, std::span<PacketBuf> pkts, std::span<O
   if (!ctx.config_valid || ctx.tables->ConfigSeq() != ctx.config_seq) {
     ctx.config_seq = ctx.tables->ReadConfig(&ctx.config);
     ctx.addrs.Build(ctx.config);
+    ctx.own_mac_zero = IsZeroMac(ctx.config.own_mac);
     ctx.config_valid = true;
   }
   size_t n = pkts.size() < outcomes.size() ? pkts.size() : outcomes.size();

@@ -52,9 +52,12 @@ inline uint64_t AddCapped(uint64_t tokens, uint64_t add, uint64_t cap) {
 inline constexpr uint64_t kPacketToken = 65536;  // one packet in bucket units
 
 // Section 5.  Returns KP_DROP_NONE, KP_DROP_RATE_PACKETS or KP_DROP_RATE_BITS.
-inline kp_drop_reason PoliceRate(const kp_kite& kite, uint32_t n_workers, kp_kite_police& p, uint32_t payload,
-                                 uint64_t now_ns) {
-  if (kite.rate_pps == 0 && kite.rate_kbps == 0) return KP_DROP_NONE;
+namespace police_detail {
+
+// The rated case, out of line: most kites carry no rate, and the inlined
+// test in PoliceRate keeps their packets from paying for a call.
+[[gnu::noinline]] inline kp_drop_reason PoliceRated(const kp_kite& kite, uint32_t n_workers, kp_kite_police& p,
+                                                    uint32_t payload, uint64_t now_ns) {
   uint64_t workers = n_workers ? n_workers : 1;
   uint64_t burst_ms = kite.burst_ms ? kite.burst_ms : 100;
   uint64_t elapsed = now_ns > p.last_ns ? now_ns - p.last_ns : 0;
@@ -64,14 +67,14 @@ inline kp_drop_reason PoliceRate(const kp_kite& kite, uint32_t n_workers, kp_kit
     if (r == 0) r = 1;
     uint64_t cap = r * kPacketToken * burst_ms / 1000;
     if (cap < kPacketToken) cap = kPacketToken;
-    p.pkt_tokens = police_detail::AddCapped(p.pkt_tokens, police_detail::Refill(elapsed, r * kPacketToken, 1000000000ull), cap);
+    p.pkt_tokens = AddCapped(p.pkt_tokens, Refill(elapsed, r * kPacketToken, 1000000000ull), cap);
   }
   if (kite.rate_kbps) {
     uint64_t r = kite.rate_kbps / workers;
     if (r == 0) r = 1;
     uint64_t cap = r * burst_ms;
     if (cap < 8 * 65535) cap = 8 * 65535;
-    p.bit_tokens = police_detail::AddCapped(p.bit_tokens, police_detail::Refill(elapsed, r, 1000000ull), cap);
+    p.bit_tokens = AddCapped(p.bit_tokens, Refill(elapsed, r, 1000000ull), cap);
   }
   p.last_ns = now_ns;
   if (kite.rate_pps && p.pkt_tokens < kPacketToken) return KP_DROP_RATE_PACKETS;
@@ -79,6 +82,14 @@ inline kp_drop_reason PoliceRate(const kp_kite& kite, uint32_t n_workers, kp_kit
   if (kite.rate_pps) p.pkt_tokens -= kPacketToken;
   if (kite.rate_kbps) p.bit_tokens -= bits_needed;
   return KP_DROP_NONE;
+}
+
+}  // namespace police_detail
+
+inline kp_drop_reason PoliceRate(const kp_kite& kite, uint32_t n_workers, kp_kite_police& p, uint32_t payload,
+                                 uint64_t now_ns) {
+  if (kite.rate_pps == 0 && kite.rate_kbps == 0) return KP_DROP_NONE;
+  return police_detail::PoliceRated(kite, n_workers, p, payload, now_ns);
 }
 
 }  // namespace kp::fp

@@ -251,9 +251,11 @@ inline bool Tables::CopyEntry(const std::atomic<uint32_t>& seq, const Entry64& e
       __builtin_ia32_pause();
       continue;
     }
-    for (int i = 0; i < 8; ++i)
+    auto word = [&e, out](int i) {
       StoreRaw<uint64_t>(out + 8 * i,
                          std::atomic_ref<uint64_t>(const_cast<uint64_t&>(e.w[i])).load(std::memory_order_relaxed));
+    };
+    word(0), word(1), word(2), word(3), word(4), word(5), word(6), word(7);  // unrolled: 8 loads, 8 stores
     std::atomic_thread_fence(std::memory_order_acquire);
     if (seq.load(std::memory_order_relaxed) == s1) return true;
   }
