@@ -214,6 +214,25 @@ absl::Status CreateControl(Runtime* rt) {
   return absl::OkStatus();
 }
 
+// Test only (--test-police): presets police state on every worker core,
+// before any worker runs.
+absl::Status PresetPolice(Runtime* rt) {
+  for (const TestPolice& p : rt->opts.test_police) {
+    if (p.kite_id >= rt->tables->sizes().max_kites) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--test-police: kite ", p.kite_id, " is not below --max-kites"));
+    }
+    for (uint32_t core = 0; core < rt->n_workers; core++) {
+      kp_kite_police& e = rt->tables->PoliceOf(core)[p.kite_id];
+      e.last_ns = p.last_ns;
+      e.pkt_tokens = p.pkt_tokens;
+      e.bit_tokens = p.bit_tokens;
+      e.used_bytes = p.used_bytes;
+    }
+  }
+  return absl::OkStatus();
+}
+
 void LaunchWorkers(Runtime* rt) {
   rt->ctxs.resize(rt->n_workers);
   rt->workers.resize(rt->n_workers);
@@ -238,6 +257,7 @@ void LaunchWorkers(Runtime* rt) {
     w.stop = &rt->stop_workers;
     w.stats = &rt->glue;
     w.ctx = &rt->ctxs[i];
+    w.fixed_now_ns = rt->opts.test_clock_ns;
     if (rt->opts.bench_packets != 0) {
       w.bench = BenchSource{rt->bench.ptrs.data(), rt->bench.lens.data(),
                             static_cast<uint32_t>(rt->bench.ptrs.size()), rt->opts.bench_packets,
@@ -340,6 +360,7 @@ int Run(Runtime* rt) {
   if (st.ok()) st = CreateCore(rt);
   if (st.ok()) st = CreateIo(rt);
   if (st.ok()) st = CreateControl(rt);
+  if (st.ok()) st = PresetPolice(rt);
   if (!st.ok()) return Fail(std::string(st.message()));
   std::fprintf(stderr,
                "kiteplane-dataplane: port %u (%s) MTU %u, max frame %u, %s, %u worker(s)%s, "

@@ -135,6 +135,21 @@ absl::Status Apply(const std::string& name, const std::string& v, AppOptions* o)
     o->bench_setup = v;
   } else if (name == "bench-kites") {
     return ParseU32(name, v, 1, (1u << 20) - 1, &o->bench_kites);
+  } else if (name == "test-clock-ns") {
+    if (!absl::SimpleAtoi(v, &o->test_clock_ns) || o->test_clock_ns == 0) {
+      return Bad(name, v, "want a time in ns, above 0");
+    }
+  } else if (name == "test-police") {
+    for (absl::string_view e : absl::StrSplit(v, ',', absl::SkipEmpty())) {
+      std::vector<absl::string_view> f = absl::StrSplit(e, ':');
+      TestPolice p;
+      if (f.size() != 5 || !absl::SimpleAtoi(f[0], &p.kite_id) || p.kite_id == 0 ||
+          !absl::SimpleAtoi(f[1], &p.last_ns) || !absl::SimpleAtoi(f[2], &p.pkt_tokens) ||
+          !absl::SimpleAtoi(f[3], &p.bit_tokens) || !absl::SimpleAtoi(f[4], &p.used_bytes)) {
+        return Bad(name, v, "want KITE:LAST_NS:PKT_TOKENS:BIT_TOKENS:USED_BYTES[,...]");
+      }
+      o->test_police.push_back(p);
+    }
   } else if (name == "config") {
     return ApplyConfigFile(v, o);
   } else {
@@ -150,7 +165,7 @@ bool IsKnown(const std::string& name) {
       "ctl-socket", "addr4", "addr6", "tunnel-ports", "gateway-mac", "gateway4", "gateway6",
       "exception", "exception-iface", "max-kites", "max-sessions", "port", "rx-desc", "tx-desc",
       "mbufs", "max-frame", "exception-ring", "neigh-refresh-ms", "soft-rss", "bench-packets",
-      "bench-setup", "bench-kites", "config"};
+      "bench-setup", "bench-kites", "test-clock-ns", "test-police", "config"};
   for (const char* n : kNames) {
     if (name == n) return true;
   }
@@ -202,6 +217,7 @@ const char* AppUsage() {
          "  [--exception tap|virtio-user|none] [--exception-iface NAME]\n"
          "  [--max-kites N] [--max-sessions N] [--port ID] [--soft-rss]\n"
          "  [--mbufs N] [--max-frame BYTES] [--rx-desc N] [--tx-desc N]\n"
+         "  test only: [--test-clock-ns NS] [--test-police K:LAST:PKT:BIT:USED[,...]]\n"
          "  (see docs/operations.md)";
 }
 

@@ -23,6 +23,13 @@ inline constexpr uint32_t kMaxMaxFrame = 65000;
 enum class GatewayMode { kNone, kStatic, kMirror, kNeigh };
 enum class ExceptionMode { kNone, kTap, kVirtioUser };
 
+// Test only (--test-police): one kite's per-core police state, preset on
+// every worker core at start-up.
+struct TestPolice {
+  uint32_t kite_id = 0;
+  uint64_t last_ns = 0, pkt_tokens = 0, bit_tokens = 0, used_bytes = 0;
+};
+
 struct AppOptions {
   std::string ctl_socket = "/run/kiteplane/dataplane.sock";
   std::vector<std::string> addr4;  // own IPv4 addresses (text, no prefix)
@@ -56,6 +63,12 @@ struct AppOptions {
   uint64_t bench_packets = 0;
   std::string bench_setup;         // "encap" or "decap": tables the bench installs
   uint32_t bench_kites = 1;
+  // Test only, for the golden vectors (tests/dpdk/dpdk_vectors_test.cc):
+  // a fixed fast-path clock instead of CLOCK_MONOTONIC (0 = real clock), and
+  // police state preset before the workers start.  Never for production:
+  // with a fixed clock no rate bucket refills.
+  uint64_t test_clock_ns = 0;
+  std::vector<TestPolice> test_police;
 };
 
 // Parses app arguments (argv after `--`, without the program name).

@@ -150,7 +150,8 @@ void ForwardBurst(const WorkerConfig& w, rte_mbuf** in, uint16_t n_in) {
     pkts[i] = fp::PacketBuf{static_cast<uint8_t*>(m[i]->buf_addr), m[i]->buf_len,
                             m[i]->data_off, m[i]->data_len};
   }
-  fp::ProcessBurst(*w.ctx, std::span(pkts, n), std::span(outs, n), MonoNs());
+  fp::ProcessBurst(*w.ctx, std::span(pkts, n), std::span(outs, n),
+                   w.fixed_now_ns != 0 ? w.fixed_now_ns : MonoNs());
   rte_mbuf* tx[kBurst];
   rte_mbuf* exc[kBurst];
   uint16_t n_tx = 0, n_exc = 0;

@@ -57,6 +57,7 @@ struct WorkerConfig {
   GlueStats* stats = nullptr;
   BenchSource bench;
   fp::WorkerContext* ctx = nullptr;
+  uint64_t fixed_now_ns = 0;        // test only (--test-clock-ns): the fast path's clock
 };
 
 struct IoCoreConfig {

@@ -5,7 +5,8 @@
 // gateway modes), next hops learnt from a neighbour dump (gateway and
 // on-link connectors, and unresolved -> gateway_mac_valid 0), session dumps
 // by slot, delete then re-add, batch validation at the control socket's
-// batch size.  Options: strict parsing, config files,
+// batch size.  Options: strict parsing, config files, the test-only clock
+// and police presets,
 // errors that name the option.
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -231,6 +232,22 @@ TEST(OptionsTest, StrictParsing) {
   EXPECT_TRUE(o->force_soft_rss);
   EXPECT_EQ(o->max_kites, 4096u);
   EXPECT_EQ(o->exception, ExceptionMode::kNone);
+}
+
+TEST(OptionsTest, TestOnlyClockAndPolice) {
+  auto o = ParseAppOptions({"--test-clock-ns", "5000000000", "--test-police",
+                            "10:4999000000:64880:0:0,8:0:0:0:1000"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->test_clock_ns, 5000000000ull);
+  ASSERT_EQ(o->test_police.size(), 2u);
+  EXPECT_EQ(o->test_police[0].kite_id, 10u);
+  EXPECT_EQ(o->test_police[0].last_ns, 4999000000ull);
+  EXPECT_EQ(o->test_police[0].pkt_tokens, 64880u);
+  EXPECT_EQ(o->test_police[1].used_bytes, 1000u);
+  EXPECT_FALSE(ParseAppOptions({"--test-police", "10:1:2:3"}).ok());
+  EXPECT_FALSE(ParseAppOptions({"--test-police", "0:1:2:3:4"}).ok());
+  EXPECT_FALSE(ParseAppOptions({"--test-clock-ns", "0"}).ok());
+  EXPECT_EQ(ParseAppOptions({})->test_clock_ns, 0u);
 }
 
 TEST(OptionsTest, MaxFrame) {
