@@ -74,11 +74,13 @@ struct Prog {
   uint32_t verdict = XDP_TX;  // what the wrapped program returns for this frame
 };
 
-// Runs every program `runs` times, interleaved; returns the medians.
+// Runs every program `runs` times, interleaved (forward, then backward, so
+// no program always runs after the same one); returns the medians.
 std::vector<double> Measure(const std::vector<Prog>& progs, const Args& a) {
   std::vector<std::vector<double>> samples(progs.size());
   for (int r = 0; r < a.runs; r++) {
-    for (size_t i = 0; i < progs.size(); i++) {
+    for (size_t j = 0; j < progs.size(); j++) {
+      const size_t i = r % 2 ? progs.size() - 1 - j : j;  // alternate the order
       const double ns = RunOnce(progs[i].fd, *progs[i].frame, a.repeat, progs[i].verdict);
       if (ns < 0) std::exit(1);
       samples[i].push_back(ns);
