@@ -51,6 +51,10 @@ inline uint32_t PickSession(const kp_kite& kite, const uint8_t* client16, LiveFn
   uint64_t best_score = 0, client_hash = 0;
   bool hashed = false;
   uint32_t n = kite.n_sessions < KP_MAX_KITE_SESSIONS ? kite.n_sessions : KP_MAX_KITE_SESSIONS;
+  if (n == 1) {  // the common kite: one connector, nothing to score
+    uint32_t id = kite.sessions[0];
+    return id != 0 && live(id, out) ? id : 0;
+  }
   kp_session tmp;
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t id = kite.sessions[i];

@@ -76,21 +76,31 @@ inline bool IsBogon(const kp_config& cfg, const uint8_t* a16) {
 // into 64-bit words and masks (built when a worker refreshes its config), so
 // the per-packet test is a few compares instead of byte loops.  Words are
 // raw loads of the 16-byte form, masks are built in the same byte order.
+// The config's own addresses and bogon prefixes compiled once per config for
+// the per-packet tests.  Prefixes are split by the addresses they can match:
+// an IPv4-mapped address only ever needs 32-bit compares against the IPv4
+// list (a prefix shorter than /96 either covers every mapped address, which
+// sets `all_v4_bogon`, or none), and an IPv6 address never looks at that list.
 struct AddrMatcher {
-  uint32_t n_own4 = 0, n_own6 = 0, n_bogons = 0;
+  uint32_t n_own4 = 0, n_own6 = 0, n_bogon4 = 0, n_bogon6 = 0;
+  bool all_v4_bogon = false;
   uint32_t own4[KP_MAX_OWN_ADDRS];
   uint64_t own6[KP_MAX_OWN_ADDRS][2];
-  uint64_t bogon[KP_MAX_BOGONS][4];  // addr lo, addr hi (masked), mask lo, mask hi
+  uint32_t bogon4[KP_MAX_BOGONS][2];  // masked network, mask (as loaded from the address bytes)
+  uint64_t bogon6[KP_MAX_BOGONS][4];  // addr lo, addr hi (masked), mask lo, mask hi
 
   void Build(const kp_config& cfg) {
     n_own4 = cfg.n_own4 < KP_MAX_OWN_ADDRS ? cfg.n_own4 : KP_MAX_OWN_ADDRS;
     n_own6 = cfg.n_own6 < KP_MAX_OWN_ADDRS ? cfg.n_own6 : KP_MAX_OWN_ADDRS;
-    n_bogons = cfg.n_bogons < KP_MAX_BOGONS ? cfg.n_bogons : KP_MAX_BOGONS;
     for (uint32_t i = 0; i < n_own4; ++i) std::memcpy(&own4[i], cfg.own4[i], 4);
     for (uint32_t i = 0; i < n_own6; ++i) std::memcpy(own6[i], cfg.own6[i], 16);
-    for (uint32_t i = 0; i < n_bogons; ++i) {
+    n_bogon4 = n_bogon6 = 0;
+    all_v4_bogon = false;
+    uint32_t n = cfg.n_bogons < KP_MAX_BOGONS ? cfg.n_bogons : KP_MAX_BOGONS;
+    for (uint32_t i = 0; i < n; ++i) {
+      uint32_t len = cfg.bogons[i].len;
+      if (len > 128) continue;  // never matches, as PrefixMatch
       uint8_t mask[16] = {};
-      uint32_t len = cfg.bogons[i].len > 128 ? 129 : cfg.bogons[i].len;
       for (uint32_t b = 0; b < 16; ++b) {
         uint32_t bits = len > 8 * b ? len - 8 * b : 0;
         mask[b] = bits >= 8 ? 0xff : static_cast<uint8_t>(0xff00 >> bits);
@@ -98,17 +108,29 @@ struct AddrMatcher {
       uint64_t a[2], m[2];
       std::memcpy(a, cfg.bogons[i].addr, 16);
       std::memcpy(m, mask, 16);
-      bogon[i][0] = a[0] & m[0];
-      bogon[i][1] = a[1] & m[1];
-      bogon[i][2] = m[0];
-      bogon[i][3] = m[1];
-      if (len > 128) bogon[i][2] = bogon[i][3] = 0, bogon[i][0] = 1;  // never matches, as PrefixMatch
+      uint64_t net_lo = a[0] & m[0], net_hi = a[1] & m[1];
+      // Does the prefix's first min(len, 96) bits agree with ::ffff:0:0/96?
+      uint64_t mapped_hi = kIp4MappedHiMask;
+      bool mapped_ok = ((0 ^ net_lo) & m[0]) == 0 && ((mapped_hi ^ net_hi) & m[1] & 0xffffffffu) == 0;
+      if (len < 96) {
+        if (mapped_ok) all_v4_bogon = true;
+      } else if (mapped_ok) {
+        bogon4[n_bogon4][0] = static_cast<uint32_t>(net_hi >> 32);
+        bogon4[n_bogon4][1] = static_cast<uint32_t>(m[1] >> 32);
+        ++n_bogon4;
+        continue;  // matches mapped addresses only
+      }
+      bogon6[n_bogon6][0] = net_lo;
+      bogon6[n_bogon6][1] = net_hi;
+      bogon6[n_bogon6][2] = m[0];
+      bogon6[n_bogon6][3] = m[1];
+      ++n_bogon6;
     }
   }
 
   bool IsOwn(const uint8_t* a16) const {
     uint64_t lo = LoadRaw<uint64_t>(a16), hi = LoadRaw<uint64_t>(a16 + 8);
-    if (lo == 0 && static_cast<uint32_t>(hi) == 0xffff0000u) {  // IPv4-mapped
+    if (lo == 0 && static_cast<uint32_t>(hi) == kIp4MappedHiMask) {
       uint32_t v4 = static_cast<uint32_t>(hi >> 32);
       for (uint32_t i = 0; i < n_own4; ++i)
         if (own4[i] == v4) return true;
@@ -121,21 +143,26 @@ struct AddrMatcher {
 
   bool IsBogon(const uint8_t* a16) const {
     uint64_t lo = LoadRaw<uint64_t>(a16), hi = LoadRaw<uint64_t>(a16 + 8);
-    if (lo == 0 && static_cast<uint32_t>(hi) == 0xffff0000u) {
-      uint8_t first = a16[12];
-      if (first == 127 || (first & 0xf0) == 0xe0 || (hi >> 32) == 0) return true;
-    } else {
-      if (a16[0] == 0xff) return true;
-      if (lo == 0 && (hi == 0 || hi == (uint64_t{1} << 56))) return true;  // :: and ::1
+    if (lo == 0 && static_cast<uint32_t>(hi) == kIp4MappedHiMask) {
+      uint32_t v4 = static_cast<uint32_t>(hi >> 32);
+      uint8_t first = static_cast<uint8_t>(v4);
+      if (first == 127 || (first & 0xf0) == 0xe0 || v4 == 0 || all_v4_bogon) return true;
+      for (uint32_t i = 0; i < n_own4; ++i)
+        if (own4[i] == v4) return true;
+      for (uint32_t i = 0; i < n_bogon4; ++i)
+        if ((v4 & bogon4[i][1]) == bogon4[i][0]) return true;
+      return false;
     }
-    if (IsOwn(a16)) return true;
-    for (uint32_t i = 0; i < n_bogons; ++i)
-      if ((lo & bogon[i][2]) == bogon[i][0] && (hi & bogon[i][3]) == bogon[i][1]) return true;
+    if (a16[0] == 0xff) return true;
+    if (lo == 0 && (hi == 0 || hi == (uint64_t{1} << 56))) return true;  // :: and ::1
+    for (uint32_t i = 0; i < n_own6; ++i)
+      if (own6[i][0] == lo && own6[i][1] == hi) return true;
+    for (uint32_t i = 0; i < n_bogon6; ++i)
+      if ((lo & bogon6[i][2]) == bogon6[i][0] && (hi & bogon6[i][3]) == bogon6[i][1]) return true;
     return false;
   }
 };
 
-// Section 2, first rule, with a compiled matcher.
 inline bool IsTunnelFrame(const kp_config& cfg, const AddrMatcher& m, const Parsed& p) {
   uint32_t n = cfg.n_tunnel_ports < KP_MAX_TUNNEL_PORTS ? cfg.n_tunnel_ports : KP_MAX_TUNNEL_PORTS;
   bool port = false;
