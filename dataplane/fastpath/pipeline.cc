@@ -202,8 +202,9 @@ void PrefetchKiteEntry(const WorkerContext& ctx, uint32_t id) {
 void PrefetchPerCore(const WorkerContext& ctx, uint32_t id) {
   if (id == 0 || id >= ctx.tables->sizes().max_kites) return;
   __builtin_prefetch(&ctx.police[id], 1);
-  __builtin_prefetch(&ctx.credit[id]);
   __builtin_prefetch(&ctx.kite_ctrs[id], 1);
+  // Credit is read only for quota kites; the kite line was prefetched in pass 2.
+  if (ctx.tables->PeekKiteFlags(id) & KP_KITE_F_QUOTA) __builtin_prefetch(&ctx.credit[id]);
 }
 
 void ProcessSubBurst(WorkerContext& ctx, PacketBuf* pkts, Outcome* outs, uint32_t n, uint64_t now_ns) {

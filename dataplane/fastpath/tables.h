@@ -100,6 +100,13 @@ class Tables {
   void PrefetchKite(uint32_t kite_id) const;
   // Copies kite `kite_id` into *out; false when out of range or empty.
   bool ReadKite(uint32_t kite_id, kp_kite* out) const;
+  // A racy peek at a kite's flags, for prefetch decisions only (never for
+  // forwarding: ReadKite is the consistent read).  `kite_id` must be in range.
+  uint16_t PeekKiteFlags(uint32_t kite_id) const {
+    static_assert(offsetof(kp_kite, flags) == 26);
+    uint64_t w = std::atomic_ref<uint64_t>(const_cast<uint64_t&>(kites_[kite_id].w[3])).load(std::memory_order_relaxed);
+    return static_cast<uint16_t>(w >> 16);
+  }
   void PrefetchSession(uint32_t session_id) const;
   // Copies the session whose slot holds exactly `session_id` (any non-empty
   // state); false otherwise.
