@@ -39,7 +39,8 @@ static __always_inline void kp_account_tx(struct kp_kite_slot *slot, __u32 pkts_
 	slot->ctrs.v[bytes_ctr] += payload;
 }
 
-/* docs/forwarding.md section 3: client -> connector. */
+/* docs/forwarding.md section 3: client -> connector; sc->kite holds the
+ * kite, read consistently and not EMPTY. */
 static __always_inline __u32 kp_kite_datagram(struct xdp_md *ctx, const struct kp_pkt *pkt,
 					      const struct kp_config *cfg, struct kp_scratch *sc,
 					      struct kp_globals *g, __u32 kite_id, __u32 *drop_kite)
@@ -50,8 +51,6 @@ static __always_inline __u32 kp_kite_datagram(struct xdp_md *ctx, const struct k
 	struct kp_kite_slot *slot;
 	__u32 r, mtu, outer;
 
-	if (kp_kite_read(kite_id, &sc->kite) || kite->state == KP_KITE_EMPTY)
-		return KP_OUT_PASS; /* deleted (or being rewritten): as if not found */
 	if (kp_is_bogon(cfg, pkt->family, pkt->src))
 		return KP_DROP_BOGON_SOURCE;
 	if (cfg->state == KP_FE_CLOSED)
@@ -201,7 +200,9 @@ static __always_inline __u32 kp_classify(struct xdp_md *ctx, struct kp_pkt *pkt,
 	const struct kp_config *cfg;
 	struct kp_kite_key key __attribute__((aligned(8))) = {};
 	struct kp_scratch *sc;
-	__u32 r, *kite_id;
+	__u32 r, *kite_id, id;
+	__u64 a0, a1;
+	__u32 pf;
 
 	r = kp_parse(ctx, pkt);
 	if (r != KP_PARSE_UDP)
@@ -212,13 +213,23 @@ static __always_inline __u32 kp_classify(struct xdp_md *ctx, struct kp_pkt *pkt,
 		return KP_OUT_PASS;
 	if (kp_is_tunnel_port(cfg, pkt->dport) && kp_is_own(cfg, pkt->family, pkt->dst))
 		return kp_tunnel_frame(ctx, pkt, cfg, sc, g, drop_kite);
-	kp_copy64(key.addr, pkt->dst, 16);
-	/* port, family and pad as one store: the hash reads them as one word */
-	*(__u32 *)&key.port = (__u32)pkt->dport | (__u32)pkt->family << 16;
-	kite_id = bpf_map_lookup_elem(&kp_kite_hash, &key);
-	if (!kite_id)
-		return KP_OUT_PASS;
-	return kp_kite_datagram(ctx, pkt, cfg, sc, g, *kite_id, drop_kite);
+	a0 = ((const __u64 *)pkt->dst)[0];
+	a1 = ((const __u64 *)pkt->dst)[1];
+	pf = (__u32)pkt->dport | (__u32)pkt->family << 16; /* port, family, pad */
+	id = kp_kite_idx_find(a0, a1, pf, &sc->kite);
+	if (!id) {
+		((__u64 *)key.addr)[0] = a0;
+		((__u64 *)key.addr)[1] = a1;
+		/* one store: the hash reads the last three fields as one word */
+		*(__u32 *)&key.port = pf;
+		kite_id = bpf_map_lookup_elem(&kp_kite_hash, &key);
+		if (!kite_id)
+			return KP_OUT_PASS;
+		id = *kite_id;
+		if (kp_kite_read(id, &sc->kite) || sc->kite.state == KP_KITE_EMPTY)
+			return KP_OUT_PASS; /* deleted (or being rewritten): as if not found */
+	}
+	return kp_kite_datagram(ctx, pkt, cfg, sc, g, id, drop_kite);
 }
 
 static __always_inline enum kp_act kp_process(struct xdp_md *ctx)

@@ -12,7 +12,8 @@
  * practically never happen).  Compiler barriers keep the three steps in
  * order; x86 keeps loads ordered with loads, and the JIT does not reorder.
  * kp_session_live_id(id) reads only a session's id and state, with the same
- * protocol, for the rendezvous pick.
+ * protocol, for the rendezvous pick.  kp_kite_idx_find() tries the kite
+ * index (maps.h) and returns a kite id whose entry, copied, holds the key.
  */
 #ifndef KP_BPF_SEQREAD_H
 #define KP_BPF_SEQREAD_H
@@ -89,6 +90,30 @@ static __always_inline int kp_session_live_id(__u32 id)
 			return (__u32)w == id && (__u8)(w >> 32) == KP_SESSION_LIVE;
 	}
 	return 0;
+}
+
+/* The kite index (maps.h): the id in the key's slot if that kite, copied
+ * into dst, is not EMPTY and has exactly the key (a0, a1: address words;
+ * pf: port, family, pad); else 0 and the caller asks the kite hash. */
+static __always_inline __u32 kp_kite_idx_find(__u64 a0, __u64 a1, __u32 pf, struct kp_kite *dst)
+{
+	__u32 slot = kp_kite_idx_slot(a0, a1, pf);
+	const __u64 *p = bpf_map_lookup_elem(&kp_kite_idx, &slot);
+	__u64 v;
+	__u32 id;
+
+	if (!p)
+		return 0;
+	v = *(const volatile __u64 *)p;
+	if (v < 1 || v >= KP_MAX_KITES)
+		return 0;
+	id = (__u32)v;
+	if (kp_kite_read(id, dst) || dst->state == KP_KITE_EMPTY)
+		return 0;
+	if (((const __u64 *)dst->key.addr)[0] != a0 || ((const __u64 *)dst->key.addr)[1] != a1 ||
+	    *(const __u32 *)&dst->key.port != pf)
+		return 0;
+	return id;
 }
 
 static __always_inline struct kp_scratch *kp_scratch_get(void)

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
@@ -70,6 +71,7 @@ XdpBackend::XdpBackend(const XdpMapFds& fds, uint32_t max_kites, uint32_t max_se
   slots_ = static_cast<kp_kite_slot*>(MapArray(fds_.kite_state, ncpus_ * nk * sizeof(kp_kite_slot)));
   kites_ = static_cast<kp_kite*>(MapArray(fds_.kites, nk * sizeof(kp_kite)));
   kite_seq_ = static_cast<uint64_t*>(MapArray(fds_.kite_seq, nk * sizeof(uint64_t)));
+  kite_idx_ = static_cast<uint64_t*>(MapArray(fds_.kite_idx, KP_KITE_IDX_SIZE * sizeof(uint64_t)));
   sessions_ = static_cast<kp_session*>(MapArray(fds_.sessions, ns * sizeof(kp_session)));
   session_seq_ = static_cast<uint64_t*>(MapArray(fds_.session_seq, ns * sizeof(uint64_t)));
 }
@@ -105,6 +107,29 @@ void XdpBackend::SeqWrite(uint64_t* seq, void* dst, const void* src, size_t size
   word.store(odd + 1, std::memory_order_release);
 }
 
+uint64_t* XdpBackend::IdxSlot(const kp_kite_key& k) const {
+  if (!kite_idx_) return nullptr;
+  uint64_t a0, a1;
+  uint32_t pf;
+  std::memcpy(&a0, k.addr, 8);
+  std::memcpy(&a1, k.addr + 8, 8);
+  std::memcpy(&pf, &k.port, 4);  // port, family, pad: the program's last key word
+  static_assert(offsetof(kp_kite_key, port) == 16 && sizeof(kp_kite_key) == 20);
+  return &kite_idx_[kp_kite_idx_slot(a0, a1, pf)];
+}
+
+void XdpBackend::IdxSet(const kp_kite_key& k, uint32_t id) const {
+  // A colliding kite loses its slot and is found through the hash.
+  if (uint64_t* s = IdxSlot(k)) std::atomic_ref<uint64_t>(*s).store(id, std::memory_order_release);
+}
+
+void XdpBackend::IdxClear(const kp_kite_key& k, uint32_t id) const {
+  uint64_t* s = IdxSlot(k);
+  if (!s) return;
+  std::atomic_ref<uint64_t> slot(*s);
+  if (slot.load(std::memory_order_relaxed) == id) slot.store(0, std::memory_order_release);
+}
+
 XdpBackend::KeyBytes XdpBackend::Bytes(const kp_kite_key& k) {
   KeyBytes b;
   std::memcpy(b.data(), &k, sizeof k);
@@ -113,12 +138,20 @@ XdpBackend::KeyBytes XdpBackend::Bytes(const kp_kite_key& k) {
 
 absl::Status XdpBackend::Init() {
   if (absl::Status st = CheckMapped(); !st.ok()) return st;
+  // The index may be a reused pin, or new: rebuild it from the kites (a slot
+  // read meanwhile is only a hint, checked against the kite).
+  if (kite_idx_) {
+    for (uint32_t s = 0; s < KP_KITE_IDX_SIZE; s++) {
+      std::atomic_ref<uint64_t>(kite_idx_[s]).store(0, std::memory_order_relaxed);
+    }
+  }
   for (uint32_t id = 1; id < max_kites_; id++) {
     const kp_kite& k = kites_[id];
     if (k.state == KP_KITE_EMPTY) continue;
     kite_present_[id] = true;
     kite_keys_[id] = k.key;
     key_owner_[Bytes(k.key)] = id;
+    IdxSet(k.key, id);
   }
   for (uint32_t idx = 0; idx < max_sessions_; idx++) {
     session_present_[idx] = sessions_[idx].state != KP_SESSION_EMPTY;
@@ -252,6 +285,7 @@ absl::Status XdpBackend::UpsertKites(std::span<const kp_kite> kites) {
     return Errno("kite hash batch", err);
   }
   for (const kp_kite_key& old : stale_keys) {
+    IdxClear(old, key_owner_[Bytes(old)]);
     bpf_map_delete_elem(fds_.kite_hash, &old);
     key_owner_.erase(Bytes(old));
   }
@@ -259,6 +293,7 @@ absl::Status XdpBackend::UpsertKites(std::span<const kp_kite> kites) {
     kite_present_[k.kite_id] = true;
     kite_keys_[k.kite_id] = k.key;
     key_owner_[Bytes(k.key)] = k.kite_id;
+    IdxSet(k.key, k.kite_id);  // after its hash entry
   }
   return WaitForReaders();
 }
@@ -288,6 +323,7 @@ absl::Status XdpBackend::DeleteKites(std::span<const uint32_t> kite_ids) {
     }
   }
   for (uint32_t id : kite_ids) {
+    IdxClear(kite_keys_[id], id);  // before its hash entry
     bpf_map_delete_elem(fds_.kite_hash, &kite_keys_[id]);
     key_owner_.erase(Bytes(kite_keys_[id]));
   }

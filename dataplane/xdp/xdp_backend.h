@@ -40,6 +40,7 @@ namespace kp::xdp {
 // File descriptors of the program's maps (owned elsewhere: the skeleton).
 struct XdpMapFds {
   int kite_hash = -1;
+  int kite_idx = -1;    // mmapable array of KP_KITE_IDX_SIZE u64 kite ids (optional hint)
   int kites = -1;       // mmapable array of kp_kite by kite id
   int kite_seq = -1;    // mmapable array of u64 sequence words, one per kite
   int sessions = -1;    // mmapable array of kp_session by session index
@@ -117,6 +118,12 @@ class XdpBackend : public ctl::TableBackend {
   void WriteSession(uint32_t idx, const kp_session& s) {
     SeqWrite(&session_seq_[idx], &sessions_[idx], &s, sizeof s);
   }
+  // Kite index (bpf/maps.h kp_kite_idx): a hint the program checks against
+  // the kite entry; set after the hash entry, cleared before it goes.
+  // No-ops when the map is absent (the program then always asks the hash).
+  uint64_t* IdxSlot(const kp_kite_key& k) const;
+  void IdxSet(const kp_kite_key& k, uint32_t id) const;
+  void IdxClear(const kp_kite_key& k, uint32_t id) const;
   // Maps `fd` (an mmapable array of `bytes`) or returns nullptr.
   void* MapArray(int fd, size_t bytes);
   // Zeroes police, credit and counters of `ids` on every CPU, batched.
@@ -134,6 +141,7 @@ class XdpBackend : public ctl::TableBackend {
   kp_kite_slot* slots_ = nullptr;  // kp_kite_state, ncpus_ * max_kites_ slots
   kp_kite* kites_ = nullptr;       // kp_kites, max_kites_
   uint64_t* kite_seq_ = nullptr;   // kp_kite_seq, max_kites_
+  uint64_t* kite_idx_ = nullptr;   // kp_kite_idx, KP_KITE_IDX_SIZE (nullptr: no index)
   kp_session* sessions_ = nullptr; // kp_sessions, max_sessions_
   uint64_t* session_seq_ = nullptr;// kp_session_seq, max_sessions_
   std::vector<bool> kite_present_;

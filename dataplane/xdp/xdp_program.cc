@@ -85,6 +85,7 @@ XdpMapFds MapFdsOf(const bpf_object* obj) {
   };
   XdpMapFds f;
   f.kite_hash = fd("kp_kite_hash");
+  f.kite_idx = fd("kp_kite_idx");
   f.kites = fd("kp_kites");
   f.kite_seq = fd("kp_kite_seq");
   f.sessions = fd("kp_sessions");
@@ -109,7 +110,7 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Open(const XdpProgramOpt
     return st;
   }
   if (!options.pin_dir.empty()) {
-    bpf_map* pinned[] = {s->maps.kp_kite_hash, s->maps.kp_kites,   s->maps.kp_sessions,
+    bpf_map* pinned[] = {s->maps.kp_kite_hash, s->maps.kp_kite_idx, s->maps.kp_kites,   s->maps.kp_sessions,
                          s->maps.kp_config,    s->maps.kp_kite_state, s->maps.kp_credit,
                          s->maps.kp_globals,
                          s->maps.kp_cpumap,    s->maps.kp_cpus,    s->maps.kp_kite_seq,

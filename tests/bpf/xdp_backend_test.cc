@@ -2,7 +2,8 @@
 // the XDP program: all-or-nothing validation, key changes, deletes, session
 // generations, credit on every CPU, front-end state, paged counter reads, and
 // what the loaded program then does: a deleted kite, counters read through
-// the mapping, entries whose seqlock word is odd, a second backend's Init().  Suite "bpf": needs
+// the mapping, entries whose seqlock word is odd, the kite index as a hint
+// only, a second backend's Init().  Suite "bpf": needs
 // the privilege to load BPF programs, exits 77 without it.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -284,6 +285,38 @@ TEST_F(XdpForwardTest, EntryBeingWrittenIsNotUsed) {
   EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_DROP));
   *sseq.word += 1;
   EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
+}
+
+// The kite index (kp_kite_idx) is only a hint: an empty slot, or one naming
+// another kite, falls back to the kite hash; a delete clears the slot.
+TEST_F(XdpForwardTest, KiteIndexIsOnlyAHint) {
+  SeqWord idx(prog_->maps().kite_idx, KP_KITE_IDX_SIZE, 0);
+  ASSERT_NE(idx.base, nullptr);
+  uint64_t* slot = nullptr;
+  for (uint32_t i = 0; i < KP_KITE_IDX_SIZE; i++) {
+    if (idx.base[i] == kite_.kite_id) slot = &idx.base[i];
+  }
+  ASSERT_NE(slot, nullptr);  // set by the upsert
+  ASSERT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
+  *slot = 0;
+  EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_TX));  // through the hash
+  const kp_kite other = MakeKite(4, 0xc6336404, 5000, kSid);
+  ASSERT_TRUE(backend_->UpsertKites(std::vector{other}).ok());
+  *slot = other.kite_id;  // a wrong hint: kite 4 does not have this key
+  EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
+  std::vector<kp_ctl_kite_stats> st(4);
+  uint32_t next = 0;
+  absl::StatusOr<uint32_t> n = backend_->KiteStats(1, st, &next);
+  ASSERT_TRUE(n.ok());
+  ASSERT_EQ(*n, 2u);
+  EXPECT_EQ(st[0].kite_id, 3u);
+  EXPECT_EQ(st[0].v[KP_KCTR_RX_PKTS], 3u);  // every datagram counted for kite 3
+  EXPECT_EQ(st[1].v[KP_KCTR_RX_PKTS], 0u);
+  *slot = kite_.kite_id;
+  const uint32_t ids[] = {3};
+  ASSERT_TRUE(backend_->DeleteKites(ids).ok());
+  EXPECT_EQ(*slot, 0u);
+  EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_PASS));
 }
 
 // Config changes go through the program's two-slot double buffer: each

@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpf/bench_fastpath.skel.h"
@@ -149,6 +150,8 @@ bpf_object* OpenOther(const std::string& path, kp_bench* bench) {
   bpf_object__for_each_map(m, obj) {
     const char* name = bpf_map__name(m);
     if (bpf_map__is_internal(m)) {
+      const std::string_view n(name);
+      if (n.size() < 7 || n.substr(n.size() - 7) != ".rodata") continue;  // strings, .bss
       size_t want = 0, have = 0;
       bpf_map__initial_value(m, &want);
       bpf_map__initial_value(bench->maps.rodata, &have);
