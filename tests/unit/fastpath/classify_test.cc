@@ -6,6 +6,8 @@
 
 #include <arpa/inet.h>
 
+#include <cstring>
+
 #include "gtest/gtest.h"
 #include "test_frames.h"
 
@@ -61,6 +63,45 @@ TEST(Classify, MatcherAgreesOnRandomAddresses) {
     }
     ASSERT_EQ(m.IsBogon(a), IsBogon(c, a)) << i;
     ASSERT_EQ(m.IsOwn(a), IsOwnAddress(c, a)) << i;
+  }
+}
+
+// Random bogon lists, with prefixes of every length (including the short
+// ones that cover all IPv4-mapped addresses or none, and the invalid /129),
+// against random and near-prefix addresses: the family split the matcher
+// makes at Build() must never change an answer.
+TEST(Classify, MatcherAgreesOnRandomPrefixes) {
+  uint64_t x = 7;
+  auto next = [&x] { return (x = x * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  auto fill = [&next](uint8_t* a, bool mapped) {
+    for (int i = 0; i < 16; ++i) a[i] = static_cast<uint8_t>(next());
+    if (mapped) {
+      std::memset(a, 0, 10);
+      a[10] = a[11] = 0xff;
+    } else if (next() % 4 == 0) {
+      std::memset(a, 0, 8 + next() % 4);  // shares a prefix with ::ffff:0:0/96
+    }
+  };
+  for (int round = 0; round < 300; ++round) {
+    kp_config c = Cfg();
+    c.n_bogons = static_cast<uint8_t>(next() % (KP_MAX_BOGONS + 1));
+    for (uint32_t i = 0; i < c.n_bogons; ++i) {
+      fill(c.bogons[i].addr, next() % 2 == 0);
+      c.bogons[i].len = static_cast<uint8_t>(next() % 130);
+    }
+    AddrMatcher m;
+    m.Build(c);
+    for (int i = 0; i < 2000; ++i) {
+      uint8_t a[16];
+      if (c.n_bogons != 0 && i % 3 == 0) {  // near a configured prefix: its address with the tail bits changed
+        const kp_prefix& b = c.bogons[next() % c.n_bogons];
+        std::memcpy(a, b.addr, 16);
+        a[15 - next() % 4] ^= static_cast<uint8_t>(next());
+      } else {
+        fill(a, i % 2 == 0);
+      }
+      ASSERT_EQ(m.IsBogon(a), IsBogon(c, a)) << "round " << round << " address " << i;
+    }
   }
 }
 
