@@ -120,7 +120,8 @@ static __always_inline const struct kp_session *kp_live_session(__u32 id, struct
 }
 
 /* Scores the live sessions by their id and state only, then copies the
- * winner into dst (re-checked there). */
+ * winner into dst (re-checked there).  A kite with one session skips the
+ * scoring: the copy's own check decides. */
 static __always_inline const struct kp_session *kp_pick_session(const struct kp_kite *kite,
 								 const __u8 client[16],
 								 struct kp_session *dst)
@@ -129,6 +130,10 @@ static __always_inline const struct kp_session *kp_pick_session(const struct kp_
 	__u32 n = kite->n_sessions, id, best_id = 0;
 	int i;
 
+	/* One candidate: no scores to compare (the common case); the copy
+	 * checks it is live, as the pick below would. */
+	if (n == 1)
+		return kp_live_session(kite->sessions[0], dst);
 	ch = kp_fmix64(*(const __u64 *)(client) ^ kp_fmix64(*(const __u64 *)(client + 8)));
 #pragma unroll
 	for (i = 0; i < (int)KP_MAX_KITE_SESSIONS; i++) {
