@@ -41,7 +41,9 @@ static __always_inline const __u8 *kp_next_hop(const struct kp_config *cfg,
 
 static __always_inline int kp_mac_zero(const __u8 m[6])
 {
-	return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0;
+	const __u16 *w = (const __u16 *)m;
+
+	return (w[0] | w[1] | w[2]) == 0;
 }
 
 /* Writes the L2 header for a frame of outer `family` at offset 0. */

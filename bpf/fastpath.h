@@ -154,7 +154,7 @@ static __always_inline __u32 kp_tunnel_frame(struct xdp_md *ctx, const struct kp
 					     const struct kp_config *cfg, struct kp_scratch *sc,
 					     struct kp_globals *g, __u32 *drop_kite)
 {
-	struct kp_data_hdr dh = {};
+	struct kp_data_hdr dh; /* written by kp_tunnel_check before any read */
 	const struct kp_kite *kite = &sc->kite;
 	struct kp_kite_slot *slot;
 	__u32 r, kite_id, payload;
