@@ -11,11 +11,14 @@
  * This is an XDP-mode
  * layout, not part of the ABI: the ABI structs and ids are only used.
  * struct kp_globals is the per-CPU block of global counters.
- * kp_kite_idx_slot(a0, a1, port_family) is the slot of a kite key (its two
- * address words and its last word: port, family, pad, little endian) in
- * the kite index kp_kite_idx, a BPF_F_MMAPABLE array of KP_KITE_IDX_SIZE
- * kite ids (as __u64: array elements are 8-byte aligned) written by user space: a hint tried before the kite hash (see
- * bpf/maps.h), so the same function must run on both sides.
+ * kp_kite_idx_hash(a0, a1, port_family) hashes a kite key (its two address
+ * words and its last word: port, family, pad, little endian) for the kite
+ * index kp_kite_idx, a BPF_F_MMAPABLE array of KP_KITE_IDX_SIZE u64 slots
+ * written by user space: a hint tried before the kite hash (see bpf/maps.h),
+ * so the same functions must run on both sides.  A key may sit in either
+ * slot of its pair (kp_kite_idx_pair); a slot holds kp_kite_idx_entry(hash,
+ * kite id), so the program picks the slot by fingerprint without reading
+ * the kite.
  */
 #ifndef KP_BPF_LAYOUT_H
 #define KP_BPF_LAYOUT_H
@@ -39,14 +42,27 @@ struct kp_globals {
 #define KP_KITE_IDX_BITS 21
 #define KP_KITE_IDX_SIZE (1u << KP_KITE_IDX_BITS)
 
-static inline __attribute__((always_inline)) __u32 kp_kite_idx_slot(__u64 a0, __u64 a1,
+static inline __attribute__((always_inline)) __u64 kp_kite_idx_hash(__u64 a0, __u64 a1,
 								   __u32 port_family)
 {
 	__u64 x = a0 ^ (a1 * 0x9e3779b97f4a7c15ull) ^ ((__u64)port_family * 0xc2b2ae3d27d4eb4full);
 
 	x ^= x >> 32;
 	x *= 0xd6e8feb86659fd93ull;
-	return (__u32)(x >> (64 - KP_KITE_IDX_BITS));
+	return x;
+}
+
+/* First slot of the key's pair (the other is this | 1). */
+static inline __attribute__((always_inline)) __u32 kp_kite_idx_pair(__u64 h)
+{
+	return (__u32)(h >> (64 - KP_KITE_IDX_BITS)) & ~1u;
+}
+
+/* What a slot holds for a kite: the hash's low 32 bits (a fingerprint) and
+ * the kite id; 0 is an empty slot. */
+static inline __attribute__((always_inline)) __u64 kp_kite_idx_entry(__u64 h, __u32 kite_id)
+{
+	return h << 32 | kite_id;
 }
 
 #endif /* KP_BPF_LAYOUT_H */

@@ -4,10 +4,10 @@
  * /sys/fs/bpf/kiteplane/<ifname>/ by the XDP mode).  Sizes here are the
  * defaults; the loader resizes the kite and session maps before load.
  *   kp_kite_hash   hash  kp_kite_key -> __u32 kite_id
- *   kp_kite_idx    mmapable array of KP_KITE_IDX_SIZE __u64 kite ids (array
- *                  elements are 8-byte aligned anyway), slot
- *                  kp_kite_idx_slot(key) (layout.h): a hint, written by user
- *                  space after the hash entry and cleared before it goes.
+ *   kp_kite_idx    mmapable array of KP_KITE_IDX_SIZE __u64 slots, each 0 or
+ *                  fingerprint | kite id, a key in either slot of its pair
+ *                  (layout.h): a hint, written by user space after the hash
+ *                  entry and cleared before it goes.
  *                  The program takes the id only if that kite, read under
  *                  its sequence word, has exactly the key; otherwise (empty
  *                  slot, collision, key moved) it asks the hash.  An inlined

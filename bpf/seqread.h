@@ -92,22 +92,27 @@ static __always_inline int kp_session_live_id(__u32 id)
 	return 0;
 }
 
-/* The kite index (maps.h): the id in the key's slot if that kite, copied
- * into dst, is not EMPTY and has exactly the key (a0, a1: address words;
- * pf: port, family, pad); else 0 and the caller asks the kite hash. */
+/* The kite index (maps.h): the id in the slot of the key's pair that carries
+ * its fingerprint, if that kite, copied into dst, is not EMPTY and has
+ * exactly the key (a0, a1: address words; pf: port, family, pad); else 0
+ * and the caller asks the kite hash. */
 static __always_inline __u32 kp_kite_idx_find(__u64 a0, __u64 a1, __u32 pf, struct kp_kite *dst)
 {
-	__u32 slot = kp_kite_idx_slot(a0, a1, pf);
-	const __u64 *p = bpf_map_lookup_elem(&kp_kite_idx, &slot);
-	__u64 v;
-	__u32 id;
+	__u64 h = kp_kite_idx_hash(a0, a1, pf), want = kp_kite_idx_entry(h, 0), v;
+	__u32 s0 = kp_kite_idx_pair(h), s1 = s0 | 1, id;
+	const __u64 *p0 = bpf_map_lookup_elem(&kp_kite_idx, &s0);
+	const __u64 *p1 = bpf_map_lookup_elem(&kp_kite_idx, &s1);
 
-	if (!p)
+	if (!p0 || !p1)
 		return 0;
-	v = *(const volatile __u64 *)p;
-	if (v < 1 || v >= KP_MAX_KITES)
+	v = *(const volatile __u64 *)p0;
+	if ((v ^ want) >> 32) /* not this key's fingerprint: the other slot */
+		v = *(const volatile __u64 *)p1;
+	if ((v ^ want) >> 32)
 		return 0;
 	id = (__u32)v;
+	if (id < 1 || id >= KP_MAX_KITES)
+		return 0;
 	if (kp_kite_read(id, dst) || dst->state == KP_KITE_EMPTY)
 		return 0;
 	if (((const __u64 *)dst->key.addr)[0] != a0 || ((const __u64 *)dst->key.addr)[1] != a1 ||

@@ -107,7 +107,7 @@ void XdpBackend::SeqWrite(uint64_t* seq, void* dst, const void* src, size_t size
   word.store(odd + 1, std::memory_order_release);
 }
 
-uint64_t* XdpBackend::IdxSlot(const kp_kite_key& k) const {
+uint64_t* XdpBackend::IdxPair(const kp_kite_key& k, uint32_t id, uint64_t* entry) const {
   if (!kite_idx_) return nullptr;
   uint64_t a0, a1;
   uint32_t pf;
@@ -115,19 +115,34 @@ uint64_t* XdpBackend::IdxSlot(const kp_kite_key& k) const {
   std::memcpy(&a1, k.addr + 8, 8);
   std::memcpy(&pf, &k.port, 4);  // port, family, pad: the program's last key word
   static_assert(offsetof(kp_kite_key, port) == 16 && sizeof(kp_kite_key) == 20);
-  return &kite_idx_[kp_kite_idx_slot(a0, a1, pf)];
+  const uint64_t h = kp_kite_idx_hash(a0, a1, pf);
+  *entry = kp_kite_idx_entry(h, id);
+  return &kite_idx_[kp_kite_idx_pair(h)];
 }
 
 void XdpBackend::IdxSet(const kp_kite_key& k, uint32_t id) const {
-  // A colliding kite loses its slot and is found through the hash.
-  if (uint64_t* s = IdxSlot(k)) std::atomic_ref<uint64_t>(*s).store(id, std::memory_order_release);
+  uint64_t e = 0;
+  uint64_t* p = IdxPair(k, id, &e);
+  if (!p) return;
+  std::atomic_ref<uint64_t> s0(p[0]), s1(p[1]);
+  if (s0.load(std::memory_order_relaxed) == e || s1.load(std::memory_order_relaxed) == e) return;
+  // An empty slot of the pair, else the first: the kite there loses it and
+  // is found through the hash.
+  if (s0.load(std::memory_order_relaxed) != 0 && s1.load(std::memory_order_relaxed) == 0) {
+    s1.store(e, std::memory_order_release);
+  } else {
+    s0.store(e, std::memory_order_release);
+  }
 }
 
 void XdpBackend::IdxClear(const kp_kite_key& k, uint32_t id) const {
-  uint64_t* s = IdxSlot(k);
-  if (!s) return;
-  std::atomic_ref<uint64_t> slot(*s);
-  if (slot.load(std::memory_order_relaxed) == id) slot.store(0, std::memory_order_release);
+  uint64_t e = 0;
+  uint64_t* p = IdxPair(k, id, &e);
+  if (!p) return;
+  for (int i = 0; i < 2; i++) {
+    std::atomic_ref<uint64_t> s(p[i]);
+    if (s.load(std::memory_order_relaxed) == e) s.store(0, std::memory_order_release);
+  }
 }
 
 XdpBackend::KeyBytes XdpBackend::Bytes(const kp_kite_key& k) {

@@ -40,7 +40,7 @@ namespace kp::xdp {
 // File descriptors of the program's maps (owned elsewhere: the skeleton).
 struct XdpMapFds {
   int kite_hash = -1;
-  int kite_idx = -1;    // mmapable array of KP_KITE_IDX_SIZE u64 kite ids (optional hint)
+  int kite_idx = -1;    // mmapable array of KP_KITE_IDX_SIZE u64 slots (optional hint)
   int kites = -1;       // mmapable array of kp_kite by kite id
   int kite_seq = -1;    // mmapable array of u64 sequence words, one per kite
   int sessions = -1;    // mmapable array of kp_session by session index
@@ -121,7 +121,8 @@ class XdpBackend : public ctl::TableBackend {
   // Kite index (bpf/maps.h kp_kite_idx): a hint the program checks against
   // the kite entry; set after the hash entry, cleared before it goes.
   // No-ops when the map is absent (the program then always asks the hash).
-  uint64_t* IdxSlot(const kp_kite_key& k) const;
+  // The key's pair of slots, and in *entry what a slot holds for (k, id).
+  uint64_t* IdxPair(const kp_kite_key& k, uint32_t id, uint64_t* entry) const;
   void IdxSet(const kp_kite_key& k, uint32_t id) const;
   void IdxClear(const kp_kite_key& k, uint32_t id) const;
   // Maps `fd` (an mmapable array of `bytes`) or returns nullptr.

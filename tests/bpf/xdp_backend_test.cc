@@ -294,15 +294,17 @@ TEST_F(XdpForwardTest, KiteIndexIsOnlyAHint) {
   ASSERT_NE(idx.base, nullptr);
   uint64_t* slot = nullptr;
   for (uint32_t i = 0; i < KP_KITE_IDX_SIZE; i++) {
-    if (idx.base[i] == kite_.kite_id) slot = &idx.base[i];
+    if (static_cast<uint32_t>(idx.base[i]) == kite_.kite_id) slot = &idx.base[i];
   }
   ASSERT_NE(slot, nullptr);  // set by the upsert
+  const uint64_t entry = *slot;
   ASSERT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
   *slot = 0;
   EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_TX));  // through the hash
   const kp_kite other = MakeKite(4, 0xc6336404, 5000, kSid);
   ASSERT_TRUE(backend_->UpsertKites(std::vector{other}).ok());
-  *slot = other.kite_id;  // a wrong hint: kite 4 does not have this key
+  // A wrong hint with the right fingerprint: kite 4 does not have this key.
+  *slot = (entry & ~0xffffffffull) | other.kite_id;
   EXPECT_EQ(Run(), static_cast<uint32_t>(XDP_TX));
   std::vector<kp_ctl_kite_stats> st(4);
   uint32_t next = 0;
@@ -312,7 +314,7 @@ TEST_F(XdpForwardTest, KiteIndexIsOnlyAHint) {
   EXPECT_EQ(st[0].kite_id, 3u);
   EXPECT_EQ(st[0].v[KP_KCTR_RX_PKTS], 3u);  // every datagram counted for kite 3
   EXPECT_EQ(st[1].v[KP_KCTR_RX_PKTS], 0u);
-  *slot = kite_.kite_id;
+  *slot = entry;
   const uint32_t ids[] = {3};
   ASSERT_TRUE(backend_->DeleteKites(ids).ok());
   EXPECT_EQ(*slot, 0u);
