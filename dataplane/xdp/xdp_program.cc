@@ -110,7 +110,8 @@ absl::StatusOr<std::unique_ptr<XdpProgram>> XdpProgram::Open(const XdpProgramOpt
     return st;
   }
   if (!options.pin_dir.empty()) {
-    bpf_map* pinned[] = {s->maps.kp_kite_hash, s->maps.kp_kite_idx, s->maps.kp_kites,   s->maps.kp_sessions,
+    bpf_map* pinned[] = {s->maps.kp_kite_hash, s->maps.kp_kite_idx, s->maps.kp_kites,
+                         s->maps.kp_sessions,
                          s->maps.kp_config,    s->maps.kp_kite_state, s->maps.kp_credit,
                          s->maps.kp_globals,
                          s->maps.kp_cpumap,    s->maps.kp_cpus,    s->maps.kp_kite_seq,

@@ -289,7 +289,9 @@ int main(int argc, char** argv) {
     }
   }
   if (a.vectors.empty() || a.runs < 1 || a.repeat < 1 || a.kites > 1040000) {
-    std::fprintf(stderr, "usage: %s VECTORS.json [--repeat N] [--runs R] [--kites N<=1040000] [--ab OTHER.bpf.o]\n",
+    std::fprintf(stderr,
+                 "usage: %s VECTORS.json [--repeat N] [--runs R] [--kites N<=1040000] "
+                 "[--ab OTHER.bpf.o]\n",
                  argv[0]);
     return 2;
   }
