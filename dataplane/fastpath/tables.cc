@@ -70,7 +70,6 @@ bool Tables::Init() {
   };
   size_t o_hash = take(sizeof(HashSlot) * cap);
   size_t o_kites = take(sizeof(Entry64) * kites);
-  size_t o_kseq = take(sizeof(std::atomic<uint32_t>) * kites);
   size_t o_sess = take(sizeof(Entry64) * sessions);
   size_t o_sseq = take(sizeof(std::atomic<uint32_t>) * sessions);
   size_t o_police = take(sizeof(kp_kite_police) * kites * cores);
@@ -89,7 +88,6 @@ bool Tables::Init() {
   static_assert(std::atomic<uint32_t>::is_always_lock_free);
   hash_ = reinterpret_cast<HashSlot*>(base + o_hash);
   kites_ = reinterpret_cast<Entry64*>(base + o_kites);
-  kite_seq_ = reinterpret_cast<std::atomic<uint32_t>*>(base + o_kseq);
   sessions_ = reinterpret_cast<Entry64*>(base + o_sess);
   session_seq_ = reinterpret_cast<std::atomic<uint32_t>*>(base + o_sseq);
   police_ = reinterpret_cast<kp_kite_police*>(base + o_police);
@@ -116,6 +114,26 @@ void Tables::WriteEntry(std::atomic<uint32_t>& seq, Entry64& e, const void* src)
   std::atomic_thread_fence(std::memory_order_release);
   for (int i = 0; i < 8; ++i) std::atomic_ref<uint64_t>(e.w[i]).store(w[i], std::memory_order_relaxed);
   seq.store(s + 2, std::memory_order_release);
+}
+
+// The kite's sequence word lives in its own line, in the 32 bits where the
+// entry would repeat its kite id (the index already says it), so a reader
+// touches one line per kite, not two.  The word also carries the key's last
+// four bytes, which every store below keeps as they are until the last one.
+void Tables::WriteKite(uint32_t kite_id, const kp_kite& k) {
+  static_assert(offsetof(kp_kite, kite_id) == 20);
+  uint64_t w[8];
+  std::memcpy(w, &k, sizeof(w));
+  Entry64& e = kites_[kite_id];
+  std::atomic_ref<uint64_t> seq_word(e.w[kKiteSeqWord]);
+  uint64_t cur = seq_word.load(std::memory_order_relaxed);
+  uint64_t s = cur >> 32;
+  uint64_t low_new = w[kKiteSeqWord] & 0xffffffffu;
+  seq_word.store((cur & 0xffffffffu) | ((s + 1) & 0xffffffffu) << 32, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  w[kKiteSeqWord] = low_new | ((s + 1) & 0xffffffffu) << 32;
+  for (int i = 0; i < 8; ++i) std::atomic_ref<uint64_t>(e.w[i]).store(w[i], std::memory_order_relaxed);
+  seq_word.store(low_new | ((s + 2) & 0xffffffffu) << 32, std::memory_order_release);
 }
 
 uint32_t Tables::ReadConfig(kp_config* out) const {

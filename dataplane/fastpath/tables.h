@@ -163,6 +163,9 @@ class Tables {
   int64_t FindSlot(const kp_kite_key& key, uint64_t hash, int64_t* insert_at) const;
   bool KeyOwnedByOther(const kp_kite& k) const;
   void WriteEntry(std::atomic<uint32_t>& seq, Entry64& e, const void* src);
+  // Kites keep their sequence in their own line (see WriteKite).
+  static constexpr int kKiteSeqWord = 2;  // bytes 16..23: key tail | sequence (in place of kite_id)
+  void WriteKite(uint32_t kite_id, const kp_kite& k);
   bool CopyEntry(const std::atomic<uint32_t>& seq, const Entry64& e, void* dst) const;
   void ApplyKite(const kp_kite& k);
 
@@ -171,7 +174,6 @@ class Tables {
   Mapping map_;
   HashSlot* hash_ = nullptr;
   Entry64* kites_ = nullptr;
-  std::atomic<uint32_t>* kite_seq_ = nullptr;
   Entry64* sessions_ = nullptr;
   std::atomic<uint32_t>* session_seq_ = nullptr;
   kp_kite_police* police_ = nullptr;
@@ -236,7 +238,6 @@ inline uint32_t Tables::LookupKite(const kp_kite_key& key, uint64_t hash) const 
 inline void Tables::PrefetchKite(uint32_t kite_id) const {
   if (kite_id < sizes_.max_kites) {
     __builtin_prefetch(&kites_[kite_id]);
-    __builtin_prefetch(&kite_seq_[kite_id]);
   }
 }
 
@@ -268,10 +269,34 @@ inline bool Tables::CopyEntry(const std::atomic<uint32_t>& seq, const Entry64& e
   }
 }
 
+// The same seqlock as CopyEntry with the sequence in the upper half of word
+// kKiteSeqWord; the copy gets the kite id back in its place.
 inline bool Tables::ReadKite(uint32_t kite_id, kp_kite* out) const {
   if (kite_id == 0 || kite_id >= sizes_.max_kites) return false;
-  CopyEntry(kite_seq_[kite_id], kites_[kite_id], out);
-  return out->state != KP_KITE_EMPTY;
+  const Entry64& e = kites_[kite_id];
+  auto* dst = reinterpret_cast<uint8_t*>(out);
+  auto load = [&e](int i) {
+    return std::atomic_ref<uint64_t>(const_cast<uint64_t&>(e.w[i])).load(std::memory_order_relaxed);
+  };
+  for (;;) {
+    uint64_t s1 = std::atomic_ref<uint64_t>(const_cast<uint64_t&>(e.w[kKiteSeqWord])).load(std::memory_order_acquire);
+    if ((s1 >> 32) & 1) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    uint64_t w0 = load(0), w1 = load(1), w3 = load(3), w4 = load(4), w5 = load(5), w6 = load(6), w7 = load(7);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if ((load(kKiteSeqWord) >> 32) != (s1 >> 32)) continue;
+    StoreRaw<uint64_t>(dst, w0);
+    StoreRaw<uint64_t>(dst + 8, w1);
+    StoreRaw<uint64_t>(dst + 16, (s1 & 0xffffffffu) | uint64_t{kite_id} << 32);
+    StoreRaw<uint64_t>(dst + 24, w3);
+    StoreRaw<uint64_t>(dst + 32, w4);
+    StoreRaw<uint64_t>(dst + 40, w5);
+    StoreRaw<uint64_t>(dst + 48, w6);
+    StoreRaw<uint64_t>(dst + 56, w7);
+    return out->state != KP_KITE_EMPTY;
+  }
 }
 
 inline bool Tables::ReadSession(uint32_t session_id, kp_session* out) const {

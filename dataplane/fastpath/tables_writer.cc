@@ -151,7 +151,7 @@ void Tables::ApplyKite(const kp_kite& in) {
     --n_kites_;
     hash_[slot].tag.store(k.kite_id, std::memory_order_release);
   }
-  WriteEntry(kite_seq_[k.kite_id], kites_[k.kite_id], &k);
+  WriteKite(k.kite_id, k);
   if (old < 0) {
     ++n_kites_;
   } else if (old != slot) {
@@ -174,7 +174,7 @@ int Tables::DeleteKites(std::span<const uint32_t> kite_ids) {
     hash_[slot].tag.store(kTombstone, std::memory_order_release);
     slot_state_[slot] = kSlotPending;
     pending_slots_[n_pending_slots_++] = static_cast<uint32_t>(slot);
-    WriteEntry(kite_seq_[id], kites_[id], &kEmpty);
+    WriteKite(id, kEmpty);
     kite_slot_[id] = -1;
     if (!kite_pending_[id]) {
       kite_pending_[id] = 1;
