@@ -100,6 +100,8 @@ struct Runtime {
   GlueStats glue;
   BenchFrames bench;
   std::atomic<bool> stop_workers{false};
+  std::atomic<bool> stop_io{false};      // soft-RSS I/O core: set only once the workers are gone
+  unsigned io_lcore = RTE_MAX_LCORE;     // the I/O core's lcore, when there is one
   uint32_t n_workers = 0;
   bool soft_rss = false;
 };
@@ -239,8 +241,9 @@ void LaunchWorkers(Runtime* rt) {
   unsigned lcore = rte_get_next_lcore(-1, 1, 0);
   if (rt->soft_rss) {
     rt->io = IoCoreConfig{rt->port->id(), rt->worker_ring_ptrs.data(), rt->n_workers,
-                          rt->io_tx.get(), rt->from_kernel.get(), &rt->stop_workers, &rt->glue};
+                          rt->io_tx.get(), rt->from_kernel.get(), &rt->stop_io, &rt->glue};
     rte_eal_remote_launch(IoCoreMain, &rt->io, lcore);
+    rt->io_lcore = lcore;
     lcore = rte_get_next_lcore(lcore, 1, 0);
   }
   for (uint32_t i = 0; i < rt->n_workers; i++) {
@@ -319,16 +322,31 @@ void ControlLoop(Runtime* rt) {
 
 // Waits for every worker lcore without spinning (a spinning main lcore
 // would steal the CPU of a worker on a small machine).
-void WaitWorkersSleeping() {
+// The soft-RSS I/O core is left running: StopLcores ends it.
+void WaitWorkersSleeping(const Runtime* rt) {
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) {
+    if (lcore == rt->io_lcore) continue;
     while (rte_eal_get_lcore_state(lcore) == RUNNING) usleep(1000);
+    rte_eal_wait_lcore(lcore);
   }
+}
+
+// Stops the workers first and only then the soft-RSS I/O core, which sends
+// what the workers queued for it before it returns: every frame a worker
+// counted as transmitted reaches the port.
+void StopLcores(Runtime* rt) {
+  rt->stop_workers.store(true);
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    if (lcore != rt->io_lcore) rte_eal_wait_lcore(lcore);
+  }
+  rt->stop_io.store(true);
   rte_eal_mp_wait_lcore();
 }
 
 int RunBench(Runtime* rt) {
-  WaitWorkersSleeping();
+  WaitWorkersSleeping(rt);
   const uint64_t cycles = rt->glue.bench_cycles.load();
   const uint64_t pkts = rt->glue.bench_packets.load();
   kp_ctl_global_counters c{};
@@ -372,8 +390,7 @@ int Run(Runtime* rt) {
   LaunchWorkers(rt);
   if (rt->opts.bench_packets != 0) return RunBench(rt);
   ControlLoop(rt);
-  rt->stop_workers.store(true);
-  rte_eal_mp_wait_lcore();
+  StopLcores(rt);
   std::fprintf(stderr, "kiteplane-dataplane: stopped\n");
   return 0;
 }
@@ -404,8 +421,7 @@ int Main(int argc, char** argv) {
       // The bench installs its own gateway; no local next-hop override.
       if (rt.opts.bench_packets != 0) rt.opts.gateway_mode = GatewayMode::kNone;
       rc = Run(&rt);
-      rt.stop_workers.store(true);
-      rte_eal_mp_wait_lcore();
+      StopLcores(&rt);
     }
   }
   rte_eal_cleanup();

@@ -264,6 +264,14 @@ int IoCoreMain(void* arg) {
     }
     DrainFromKernel(io.from_kernel, io.port, 0, io.stats);
   }
+  // The workers have stopped (see StopLcores): send what they left queued.
+  while (unsigned t = rte_ring_sc_dequeue_burst(io.tx_ring, reinterpret_cast<void**>(m), kBurst, nullptr)) {
+    uint16_t sent = rte_eth_tx_burst(io.port, 0, m, static_cast<uint16_t>(t));
+    if (sent < t) {
+      rte_pktmbuf_free_bulk(m + sent, t - sent);
+      io.stats->kernel_tx_dropped.fetch_add(t - sent, std::memory_order_relaxed);
+    }
+  }
   return 0;
 }
 
