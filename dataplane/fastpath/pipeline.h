@@ -16,11 +16,13 @@
 // entries and per-core state between passes.  No allocation, locks,
 // syscalls, exceptions or logging.  The caller must report quiescence (RCU)
 // between bursts, never inside one.
-// Measured (fastpath_bench, loaded 2-core VM, median CPU time of 5 runs):
-// whole ProcessBurst, 18-byte payloads, bursts of 32: encap 186 ns/packet
-// and decap 181 ns/packet with 1 kite (1,314 / 1,443 instructions per
-// packet under callgrind); with 1,000,000 kites and a random kite per packet
-// encap 562-792 ns and decap 243-380 ns (two runs).
+// Measured (fastpath_bench, 2026-11-22, 2-core VM loaded by parallel builds,
+// minimum CPU time of 6-10 runs): whole ProcessBurst, 18-byte payloads,
+// bursts of 32: encap 99-104 ns/packet and decap 98-105 ns/packet with 1 kite
+// (about 1.1 k instructions per packet under callgrind); with 1,000,000 kites
+// (8,192 distinct ones) and a random kite per packet 266-279 ns (encap) and
+// 163-185 ns (decap).  At the session's start, idle machine: 183 / 174 ns
+// with 1 kite.  See docs/performance.md.
 #pragma once
 
 #include <cstdint>
