@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -424,7 +425,16 @@ int Main(int argc, char** argv) {
       StopLcores(&rt);
     }
   }
+  // The EAL leaves its runtime directory (/var/run/dpdk/<file-prefix>) behind;
+  // a primary process removes its own on the way out, so runs with a unique
+  // --file-prefix do not pile up directories.
+  const bool primary = rte_eal_process_type() == RTE_PROC_PRIMARY;
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  if (primary && !runtime_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(runtime_dir, ec);
+  }
   return rc;
 }
 

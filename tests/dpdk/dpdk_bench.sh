@@ -19,7 +19,8 @@ set -euo pipefail
 dp_bin=$1
 packets=${2:-5000000}
 tmp=$(mktemp -d /tmp/kpbench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+# testpmd leaves its EAL runtime directory behind: remove this run's ones too.
+trap 'rm -rf "$tmp" /var/run/dpdk/kpt$$_*' EXIT
 eal=(-l 0,1 --no-huge --no-pci -m 1024 --log-level='*:warning')
 
 if ! command -v dpdk-testpmd >/dev/null; then
