@@ -1,7 +1,7 @@
 // encap.cc - in-place encapsulation toward a connector and decapsulation
-// toward a client (see encap.h).  Each writer fills the new head from the
+// toward a client (see encap.h).  Each writer fills the rewritten head from the
 // front; every input it needs was copied out (Parsed, DataFields, L2Out)
-// before the first byte is overwritten, because new and old heads overlap.
+// before the first byte is overwritten, because the rewritten and the old heads overlap.
 #include "encap.h"
 
 #include <cstring>

@@ -232,9 +232,9 @@ void ProcessSubBurst(WorkerContext& ctx, PacketBuf* pkts, Outcome* outs, uint32_
   }
 }
 
-}  // namespace
-
 bool IsZeroMac(const uint8_t* m) { return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0; }
+
+}  // namespace
 
 void InitWorkerContext(WorkerContext& ctx, Tables& tables, uint32_t core) {
   ctx.core = core;

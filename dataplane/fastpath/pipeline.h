@@ -55,8 +55,6 @@ struct alignas(64) WorkerContext {
   bool own_mac_zero = true;  // `config.own_mac` unset: reply from the frame's destination MAC
 };
 
-bool IsZeroMac(const uint8_t* m);
-
 // Binds `ctx` to core `core` (< tables.sizes().n_workers).
 void InitWorkerContext(WorkerContext& ctx, Tables& tables, uint32_t core);
 
