@@ -188,7 +188,7 @@ void ParseAndClassify(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out)
 
 // A core keeps only a couple of dozen cache misses in flight.  Asking for
 // all the lines of 32 packets at once (160 of them) did not get them there in
-// time: with a million kites, perf put 45 % of the encap samples on the first
+// time: with a million kites, perf put 45 % of ProcessSubBurst's samples on the first
 // touch of the police line.  So pass 2 prefetches each packet's kite (the
 // first thing pass 3 reads) and pass 3 prefetches the per-core lines a few
 // packets ahead of the one it handles.
