@@ -21,17 +21,21 @@ namespace kp::fp {
 
 // Adds the bytes [p, p + n) to `sum` (as 16-bit words, host order; an odd last
 // byte is padded with zero on its right as RFC 768 says).
+// The ones'-complement sum of an 8-byte word as CsumAdd adds it: two 32-bit
+// halves into the 64-bit accumulator.  For words already in registers.
+constexpr uint64_t CsumWord64(uint64_t w) { return (w & 0xffffffffu) + (w >> 32); }
+
 inline uint64_t CsumAdd(uint64_t sum, const uint8_t* p, size_t n) {
   while (n >= 16) {
     uint64_t a = LoadRaw<uint64_t>(p);
     uint64_t b = LoadRaw<uint64_t>(p + 8);
-    sum += (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32);
+    sum += CsumWord64(a) + CsumWord64(b);
     p += 16;
     n -= 16;
   }
   if (n >= 8) {
     uint64_t a = LoadRaw<uint64_t>(p);
-    sum += (a & 0xffffffffu) + (a >> 32);
+    sum += CsumWord64(a);
     p += 8;
     n -= 8;
   }

@@ -27,9 +27,6 @@ uint32_t WriteL2(uint8_t* p, const L2Out& l2, uint8_t family) {
   return kEthHdrLen + kVlanHdrLen;
 }
 
-// The ones'-complement sum of an 8-byte word as CsumAdd would add it.
-constexpr uint64_t Sum64(uint64_t w) { return (w & 0xffffffffu) + (w >> 32); }
-
 // Writes an IP header + UDP header (checksum filled from `inner_sum`, the
 // sum of everything after the UDP header).  Addresses are 16-byte forms.
 // Each header is composed in registers, summed there and stored once: summing
@@ -51,7 +48,7 @@ void WriteIpUdp(uint8_t* ip, uint8_t family, const uint8_t* src16, const uint8_t
     StoreRaw<uint64_t>(ip + 24, d0);
     StoreRaw<uint64_t>(ip + 32, d1);
     udp = ip + KP_IP6_HDR_LEN;
-    sum = Sum64(s0) + Sum64(s1) + Sum64(d0) + Sum64(d1) + (Bswap32(udp_len) & 0xffffffffu) + Bswap32(17);
+    sum = CsumWord64(s0) + CsumWord64(s1) + CsumWord64(d0) + CsumWord64(d1) + (Bswap32(udp_len) & 0xffffffffu) + Bswap32(17);
   } else {
     uint32_t src4 = LoadRaw<uint32_t>(src16 + 12), dst4 = LoadRaw<uint32_t>(dst16 + 12);
     // 0x45, tos 0 | total length | id 0 | flags DF (0x40 0x00)
@@ -59,7 +56,7 @@ void WriteIpUdp(uint8_t* ip, uint8_t family, const uint8_t* src16, const uint8_t
                   uint64_t{0x40} << 48;
     // ttl 64 | protocol 17 | checksum (below) | source
     uint64_t w1 = 64u | uint64_t{17} << 8 | uint64_t{src4} << 32;
-    uint16_t ip_csum = CsumFinish(Sum64(w0) + Sum64(w1) + dst4);
+    uint16_t ip_csum = CsumFinish(CsumWord64(w0) + CsumWord64(w1) + dst4);
     StoreRaw<uint64_t>(ip, w0);
     StoreRaw<uint64_t>(ip + 8, w1 | uint64_t{ip_csum} << 16);
     StoreRaw<uint32_t>(ip + 16, dst4);
@@ -68,7 +65,7 @@ void WriteIpUdp(uint8_t* ip, uint8_t family, const uint8_t* src16, const uint8_t
   }
   uint64_t u = uint64_t{sport_be} | uint64_t{dport_be} << 16 | uint64_t{Bswap16(static_cast<uint16_t>(udp_len))}
                                                                  << 32;
-  sum += inner_sum + Sum64(u);
+  sum += inner_sum + CsumWord64(u);
   StoreRaw<uint64_t>(udp, u | uint64_t{UdpFinish(sum)} << 48);
 }
 
@@ -108,7 +105,7 @@ void EncapToConnector(PacketBuf& pkt, const Parsed& p, const kp_session& s, cons
   StoreRaw<uint64_t>(d + 16, w2);
   StoreRaw<uint64_t>(d + 24, w3);
   StoreLe64(d + 32, w4);
-  uint64_t inner = p.payload_sum + Sum64(w0) + Sum64(w1) + Sum64(w2) + Sum64(w3) + Sum64(w4);
+  uint64_t inner = p.payload_sum + CsumWord64(w0) + CsumWord64(w1) + CsumWord64(w2) + CsumWord64(w3) + CsumWord64(w4);
   uint32_t udp_len = KP_UDP_HDR_LEN + sizeof(kp_data_hdr) + p.payload_len;
   WriteL2(base, l2, s.family);
   WriteIpUdp(base + l2_len, s.family, s.local_addr, s.connector_addr, s.local_port, s.connector_port, udp_len,

@@ -34,7 +34,7 @@ bool IsIp6ExtensionHeader(uint8_t nh) {
 // The 20-byte header without options, as three straight loads.
 uint64_t Sum64Ip4Header(const uint8_t* ip) {
   uint64_t a = LoadRaw<uint64_t>(ip), b = LoadRaw<uint64_t>(ip + 8);
-  return (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32) + LoadRaw<uint32_t>(ip + 16);
+  return CsumWord64(a) + CsumWord64(b) + LoadRaw<uint32_t>(ip + 16);
 }
 
 // UDP header checks (section 1 step 6); `pseudo` is the pseudo-header sum.

@@ -71,7 +71,7 @@ void HandleKite(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out, uint6
   const kp_config& cfg = ctx.config;
   const Tables& t = *ctx.tables;
   kp_kite kite;
-  if (!t.ReadKite(w.kite_id, &kite) || std::memcmp(&kite.key, &w.key, sizeof(w.key)) != 0) {
+  if (!t.ReadKite(w.kite_id, &kite) || !KiteKeyEqual(kite.key, w.key)) {
     ToKernel(ctx, out, KP_CTR_MAX);  // deleted or moved under us: not a kite datagram any more
     return;
   }

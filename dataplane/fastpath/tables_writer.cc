@@ -11,8 +11,6 @@ namespace {
 
 bool ValidFamily(uint8_t f) { return f == KP_AF_INET || f == KP_AF_INET6; }
 
-bool KeyEqual(const kp_kite_key& a, const kp_kite_key& b) { return std::memcmp(&a, &b, sizeof(a)) == 0; }
-
 kp_kite_key CanonicalKey(const kp_kite_key& k) {
   kp_kite_key c = k;
   c.pad = 0;
@@ -74,7 +72,7 @@ int64_t Tables::FindSlot(const kp_kite_key& key, uint64_t hash, int64_t* insert_
       if (*insert_at < 0) *insert_at = idx;
       continue;
     }
-    if (st == kSlotUsed && hash_[idx].sig == sig && KeyEqual(hash_[idx].key, key)) return idx;
+    if (st == kSlotUsed && hash_[idx].sig == sig && KiteKeyEqual(hash_[idx].key, key)) return idx;
   }
   return -1;
 }
@@ -99,7 +97,7 @@ int Tables::UpsertKites(std::span<const kp_kite> kites) {
     }
     if (keys.TestAndSet(HashKey(key))) {
       for (size_t j = 0; j < i; ++j)
-        if (KeyEqual(CanonicalKey(kites[j].key), key)) return -EINVAL;
+        if (KiteKeyEqual(CanonicalKey(kites[j].key), key)) return -EINVAL;
     }
   }
   size_t new_slots = 0;
