@@ -104,18 +104,28 @@ void ToKernel(const WorkerConfig& w, rte_mbuf** exc, uint16_t n_exc) {
   }
 }
 
+// Sends one burst queued on `ring` (single consumer) out of the port; what
+// the port does not take is freed and counted.  Returns the frames taken
+// off the ring, *sent those the port accepted.
+unsigned SendRingBurst(rte_ring* ring, uint16_t port, uint16_t txq, GlueStats* stats, uint16_t* sent) {
+  rte_mbuf* m[kBurst];
+  unsigned n = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(m), kBurst, nullptr);
+  *sent = 0;
+  if (n == 0) return 0;
+  *sent = rte_eth_tx_burst(port, txq, m, static_cast<uint16_t>(n));
+  if (*sent < n) {
+    rte_pktmbuf_free_bulk(m + *sent, n - *sent);
+    stats->kernel_tx_dropped.fetch_add(n - *sent, std::memory_order_relaxed);
+  }
+  return n;
+}
+
 // Sends what the kernel queued for the wire (worker 0 / I/O core).
 void DrainFromKernel(rte_ring* from_kernel, uint16_t port, uint16_t txq, GlueStats* stats) {
   if (from_kernel == nullptr) return;
-  rte_mbuf* m[kBurst];
-  unsigned n = rte_ring_sc_dequeue_burst(from_kernel, reinterpret_cast<void**>(m), kBurst, nullptr);
-  if (n == 0) return;
-  uint16_t sent = rte_eth_tx_burst(port, txq, m, static_cast<uint16_t>(n));
+  uint16_t sent;
+  SendRingBurst(from_kernel, port, txq, stats, &sent);
   stats->kernel_tx.fetch_add(sent, std::memory_order_relaxed);
-  if (sent < n) {
-    rte_pktmbuf_free_bulk(m + sent, n - sent);
-    stats->kernel_tx_dropped.fetch_add(n - sent, std::memory_order_relaxed);
-  }
 }
 
 // Drops a multi-segment mbuf: the fast path works on one contiguous
@@ -254,23 +264,13 @@ int IoCoreMain(void* arg) {
         }
       }
     }
-    unsigned t = rte_ring_sc_dequeue_burst(io.tx_ring, reinterpret_cast<void**>(m), kBurst, nullptr);
-    if (t != 0) {
-      uint16_t sent = rte_eth_tx_burst(io.port, 0, m, static_cast<uint16_t>(t));
-      if (sent < t) {
-        rte_pktmbuf_free_bulk(m + sent, t - sent);
-        io.stats->kernel_tx_dropped.fetch_add(t - sent, std::memory_order_relaxed);
-      }
-    }
+    uint16_t sent;
+    SendRingBurst(io.tx_ring, io.port, 0, io.stats, &sent);
     DrainFromKernel(io.from_kernel, io.port, 0, io.stats);
   }
   // The workers have stopped (see StopLcores): send what they left queued.
-  while (unsigned t = rte_ring_sc_dequeue_burst(io.tx_ring, reinterpret_cast<void**>(m), kBurst, nullptr)) {
-    uint16_t sent = rte_eth_tx_burst(io.port, 0, m, static_cast<uint16_t>(t));
-    if (sent < t) {
-      rte_pktmbuf_free_bulk(m + sent, t - sent);
-      io.stats->kernel_tx_dropped.fetch_add(t - sent, std::memory_order_relaxed);
-    }
+  uint16_t sent;
+  while (SendRingBurst(io.tx_ring, io.port, 0, io.stats, &sent) != 0) {
   }
   return 0;
 }
