@@ -66,6 +66,15 @@ void Launch(Running& r, Config cfg, Options opts) {
   r.conn = std::move(*conn);
 }
 
+// The service answers `flow` with one reply a byte over `limit` and one of
+// exactly `limit` bytes; returns the first DATA frame the front-end sees,
+// which is the second reply when the connector dropped the first.
+std::optional<Bytes> ReplyAtLimit(int svc_fd, const Endpoint& flow, FakeFrontend& fe, size_t limit) {
+  SendTo(svc_fd, Bytes(limit + 1, 'x'), flow);
+  SendTo(svc_fd, Bytes(limit, 'y'), flow);
+  return fe.WaitType(KP_MSG_DATA, 5000);
+}
+
 TEST(ConnectorLoopbackTest, RegistersAndRelaysBothWays) {
   uint16_t svc_port = 0;
   UniqueFd svc = UdpLoopback(&svc_port);
@@ -168,9 +177,7 @@ TEST(ConnectorLoopbackTest, RelaysOverIpv6TunnelToIpv6Client) {
   ASSERT_TRUE(got);
   EXPECT_EQ(std::string(got->first.begin(), got->first.end()), "ping6");
   // Over an IPv6 tunnel the largest reply is mtu - 88 bytes.
-  SendTo(svc.get(), Bytes(1400 - 88 + 1, 'x'), got->second);
-  SendTo(svc.get(), Bytes(1400 - 88, 'y'), got->second);
-  auto reply = fe.WaitType(KP_MSG_DATA, 5000);
+  auto reply = ReplyAtLimit(svc.get(), got->second, fe, 1400 - 88);
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->size(), sizeof(kp_data_hdr) + 1400 - 88);
   EXPECT_TRUE(std::equal(reply->begin() + 8, reply->begin() + 40, data.begin() + 8));
@@ -201,9 +208,7 @@ TEST(ConnectorLoopbackTest, NoticesDisableEnableKiteAndChangeMtu) {
   ASSERT_TRUE(got);
   EXPECT_EQ(std::string(got->first.begin(), got->first.end()), "enabled");
   // The new MTU bounds replies: 1000 - 68 fits, one byte more does not.
-  SendTo(svc.get(), Bytes(1000 - 68 + 1, 'x'), got->second);
-  SendTo(svc.get(), Bytes(1000 - 68, 'y'), got->second);
-  auto reply = fe.WaitType(KP_MSG_DATA, 5000);
+  auto reply = ReplyAtLimit(svc.get(), got->second, fe, 1000 - 68);
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->size(), sizeof(kp_data_hdr) + 1000 - 68);
   run.conn->RequestStop();
