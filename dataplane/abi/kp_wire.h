@@ -56,8 +56,13 @@ KP_STATIC_ASSERT(sizeof(struct kp_hdr) == 4, "kp_hdr is 4 bytes");
  * and sets session_id to its own session.
  *
  * The flow cookie is SipHash-2-4 under the front-end's cookie key number
- * (key_epoch & 1) over bytes [8, 32) of this header: kite_id, client_port,
- * client_family, key_epoch and client_addr, verbatim. */
+ * (key_epoch & 1) over bytes [8, 32) of this header (kite_id, client_port,
+ * client_family, key_epoch and client_addr, verbatim) when client_family is
+ * KP_AF_INET6; when it is KP_AF_INET, over the 12 bytes [8, 16) || [28, 32)
+ * (the same fields, the address as its 4 IPv4 bytes): two SipHash blocks
+ * instead of four.  Bytes [16, 28) of an IPv4 client's address are then the
+ * fixed IPv4-mapped prefix, which receivers check (tunnel_bad_family) before
+ * the cookie. */
 struct kp_data_hdr {
 	struct kp_hdr h;     /*  0: type KP_MSG_DATA */
 	__be32 session_id;   /*  4 */
@@ -72,7 +77,9 @@ KP_STATIC_ASSERT(sizeof(struct kp_data_hdr) == 40, "kp_data_hdr is 40 bytes");
 KP_STATIC_ASSERT(KP_OFFSETOF(struct kp_data_hdr, kite_id) == 8, "cookie input offset");
 KP_STATIC_ASSERT(KP_OFFSETOF(struct kp_data_hdr, cookie) == 32, "cookie offset");
 #define KP_COOKIE_INPUT_OFFSET 8u
-#define KP_COOKIE_INPUT_LEN 24u
+#define KP_COOKIE_INPUT_LEN 24u         /* IPv6 clients */
+#define KP_COOKIE_INPUT4_LEN 12u        /* IPv4 clients: [8, 16) || [28, 32) */
+#define KP_COOKIE_INPUT4_ADDR_OFFSET 28u
 
 /* Overheads the front-end adds in front of a client datagram on the way to a
  * connector: outer IP + outer UDP + DATA header. */

@@ -10,7 +10,7 @@ extern "C" {
 #include "kp_wire.h"
 }
 #include "checksum.h"
-#include "siphash.h"
+#include "encap.h"
 
 namespace kp::dpdk {
 namespace {
@@ -76,7 +76,8 @@ std::vector<uint8_t> DecapTemplate(const uint8_t dmac[6], uint32_t kite_id) {
   d[14] = KP_AF_INET;
   d[15] = kEpoch;
   Mapped(kClient4, d + 16);
-  fp::StoreLe64(d + 32, fp::SipHash24Cookie(kKeys[kEpoch & 1][0], kKeys[kEpoch & 1][1], d + 8));
+  fp::StoreLe64(d + 32, fp::CookieOfWords(kKeys[kEpoch & 1][0], kKeys[kEpoch & 1][1], fp::LoadLe64(d + 8), fp::LoadLe64(d + 16),
+                                          fp::LoadLe64(d + 24)));
   return Udp4Frame(dmac, kConnector4, kOwn4, kConnectorPort, kTunnelPort, d, sizeof(d));
 }
 

@@ -99,7 +99,7 @@ void EncapToConnector(PacketBuf& pkt, const Parsed& p, const kp_session& s, cons
                 uint64_t{cfg.key_epoch} << 56;
   uint64_t w2 = LoadRaw<uint64_t>(p.src), w3 = LoadRaw<uint64_t>(p.src + 8);
   const __u64* k = cfg.cookie_keys[cfg.key_epoch & 1];
-  uint64_t w4 = SipHash24Words3(k[0], k[1], w1, w2, w3);
+  uint64_t w4 = CookieOfWords(k[0], k[1], w1, w2, w3);
   StoreRaw<uint64_t>(d, w0);
   StoreRaw<uint64_t>(d + 8, w1);
   StoreRaw<uint64_t>(d + 16, w2);

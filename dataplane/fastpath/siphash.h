@@ -4,8 +4,9 @@
 // 2012) with the 128-bit key given as two little-endian 64-bit halves (the
 // reference code's key bytes 0..7 are k0, 8..15 are k1) and returns the 64-bit
 // tag whose little-endian serialisation is the reference output.
-// `SipHash24Cookie` is the same function specialised to the 24-byte cookie
-// input (kp_data_hdr bytes [8, 32)), fully unrolled.  Verified against the
+// `SipHash24Cookie` / `SipHash24Words3` are the same function specialised to
+// 24 bytes (an IPv6 client's cookie input, kp_data_hdr bytes [8, 32)) and
+// `SipHash24Words12` to 12 (an IPv4 client's), fully unrolled.  Verified against the
 // paper's appendix vector and the reference implementation's vector table
 // (tests/unit/fastpath/siphash_test.cc).  Header-only so the compiler can
 // inline it into the per-packet loop.
@@ -92,6 +93,16 @@ inline uint64_t SipHash24Words3(uint64_t k0, uint64_t k1, uint64_t m0, uint64_t 
 
 inline uint64_t SipHash24Cookie(uint64_t k0, uint64_t k1, const uint8_t* in24) {
   return SipHash24Words3(k0, k1, LoadLe64(in24), LoadLe64(in24 + 8), LoadLe64(in24 + 16));
+}
+
+// SipHash-2-4 over exactly 12 bytes: the little-endian word m0, then the
+// 4 bytes of `tail` (little-endian), as the final block with the length.
+// Two blocks, against four for 24 bytes: the IPv4 flow cookie.
+inline uint64_t SipHash24Words12(uint64_t k0, uint64_t k1, uint64_t m0, uint32_t tail) {
+  siphash_detail::State s(k0, k1);
+  s.Absorb(m0);
+  s.Absorb(uint64_t{12} << 56 | tail);
+  return s.Finish();
 }
 
 }  // namespace kp::fp

@@ -258,7 +258,7 @@ class Model:
             raise Drop("tunnel_bad_family")
         k0, k1 = self.keys[epoch & 1]
         if ((self.cfg["key_epoch"] - epoch) & 0xFF) > 1 or \
-                vl.siphash24(k0, k1, data[8:32]) != cookie:
+                vl.siphash24(k0, k1, vl.cookie_input(abi, data[8:32])) != cookie:
             raise Drop("tunnel_bad_cookie")
         kite = self.kite_by_id.get(kid)
         if not (1 <= kid < abi["KP_MAX_KITES"]) or kite is None or sid not in kite["sessions"]:

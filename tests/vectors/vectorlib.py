@@ -250,6 +250,22 @@ def police(kite, state, now, payload, n_workers):
 # --------------------------------------------------------------------------
 # DATA header (kp_wire.h struct kp_data_hdr).
 
+def cookie_input(abi, hdr_8_32):
+    """The flow cookie's MAC input, given DATA header bytes [8, 32).
+
+    IPv6 clients (and any family byte other than 4): all 24 bytes.  IPv4
+    clients: bytes [8, 16) followed by the IPv4 address, header bytes
+    [28, 32), 12 bytes (kp_wire.h, docs/protocol.md)."""
+    assert len(hdr_8_32) == abi["KP_COOKIE_INPUT_LEN"]
+    if hdr_8_32[6] != abi["KP_AF_INET"]:
+        return bytes(hdr_8_32)
+    off = abi["KP_COOKIE_INPUT_OFFSET"]
+    at = abi["KP_COOKIE_INPUT4_ADDR_OFFSET"] - off
+    out = bytes(hdr_8_32[:8]) + bytes(hdr_8_32[at:at + 4])
+    assert len(out) == abi["KP_COOKIE_INPUT4_LEN"]
+    return out
+
+
 def data_header(abi, session_id, kite_id, client_port, client_family,
                 key_epoch, client_addr16, cookie=None, keys=None,
                 flags=None, magic=None, version=None, msg_type=None):
@@ -259,7 +275,7 @@ def data_header(abi, session_id, kite_id, client_port, client_family,
     assert len(mac_input) == abi["KP_COOKIE_INPUT_LEN"]
     if cookie is None:
         k0, k1 = keys[key_epoch & 1]
-        cookie = siphash24(k0, k1, mac_input)
+        cookie = siphash24(k0, k1, cookie_input(abi, mac_input))
     hdr = struct.pack("!BBBBI",
                       abi["KP_MAGIC"] if magic is None else magic,
                       abi["KP_PROTO_VERSION"] if version is None else version,

@@ -2,6 +2,7 @@
 // the first entries of the reference implementation's vector table, and
 // libsodium's crypto_shorthash_siphash24 for every length 0..63; and the
 // 24-byte cookie specialisation against the general function.
+#include "encap.h"
 #include "siphash.h"
 
 #include <sodium.h>
@@ -55,6 +56,37 @@ TEST(SipHash, CookieSpecialisationEqualsGeneral) {
     EXPECT_EQ(SipHash24Cookie(k0, k1, in), SipHash24(k0, k1, in, 24));
     k0 = k0 * 6364136223846793005ull + 1;
   }
+}
+
+TEST(SipHash, TwelveByteSpecialisationEqualsGeneral) {
+  uint8_t in[12];
+  uint64_t k0 = 0x0123456789abcdefull, k1 = 0xfedcba9876543210ull;
+  for (int round = 0; round < 100; ++round) {
+    for (int i = 0; i < 12; ++i) in[i] = static_cast<uint8_t>(round * 29 + i * 13);
+    EXPECT_EQ(SipHash24Words12(k0, k1, LoadLe64(in), LoadRaw<uint32_t>(in + 8)), SipHash24(k0, k1, in, 12));
+    k1 = k1 * 6364136223846793005ull + 7;
+  }
+}
+
+// The cookie input follows the family byte (header byte 14, bits 48..55 of
+// w1): 12 bytes for IPv4 clients, 24 for IPv6 ones.
+TEST(SipHash, CookieInputFollowsFamily) {
+  uint8_t hdr[40] = {};
+  for (int i = 8; i < 32; ++i) hdr[i] = static_cast<uint8_t>(i * 7);
+  hdr[14] = KP_AF_INET6;
+  EXPECT_EQ(CookieOfWords(kK0, kK1, LoadLe64(hdr + 8), LoadLe64(hdr + 16), LoadLe64(hdr + 24)),
+            SipHash24(kK0, kK1, hdr + 8, 24));
+  hdr[14] = KP_AF_INET;
+  uint8_t in4[12];
+  std::memcpy(in4, hdr + 8, 8);
+  std::memcpy(in4 + 8, hdr + 28, 4);
+  uint64_t c4 = CookieOfWords(kK0, kK1, LoadLe64(hdr + 8), LoadLe64(hdr + 16), LoadLe64(hdr + 24));
+  EXPECT_EQ(c4, SipHash24(kK0, kK1, in4, 12));
+  // Bytes [16, 28) are outside an IPv4 client's input (the family check pins them).
+  hdr[20] ^= 0xff;
+  EXPECT_EQ(CookieOfWords(kK0, kK1, LoadLe64(hdr + 8), LoadLe64(hdr + 16), LoadLe64(hdr + 24)), c4);
+  hdr[30] ^= 0x01;
+  EXPECT_NE(CookieOfWords(kK0, kK1, LoadLe64(hdr + 8), LoadLe64(hdr + 16), LoadLe64(hdr + 24)), c4);
 }
 
 TEST(SipHash, KeyChangesOutput) {

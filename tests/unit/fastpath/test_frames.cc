@@ -126,7 +126,14 @@ std::vector<uint8_t> DataHeader(uint32_t session_id, uint32_t kite_id, const std
   uint8_t k[16];
   std::memcpy(k, key, 16);  // k0 then k1, little-endian
   if (sodium_init() < 0) std::abort();
-  crypto_shorthash_siphash24(h.data() + 32, h.data() + 8, 24, k);
+  if (fam == KP_AF_INET) {  // 12-byte input: bytes [8, 16) || the IPv4 address
+    uint8_t in[12];
+    std::memcpy(in, h.data() + 8, 8);
+    std::memcpy(in + 8, h.data() + 28, 4);
+    crypto_shorthash_siphash24(h.data() + 32, in, sizeof(in), k);
+  } else {
+    crypto_shorthash_siphash24(h.data() + 32, h.data() + 8, 24, k);
+  }
   return h;
 }
 
