@@ -144,7 +144,8 @@ static __always_inline int kp_trim(struct xdp_md *ctx, const struct kp_pkt *pkt)
 
 /* The outer UDP header and DATA header toward a connector, as the six
  * little-endian words of struct kp_udp_data; the cookie is hashed from
- * words 2-4 (bytes [8, 32) of the DATA header) in registers. */
+ * words 2-4 (bytes [8, 32) of the DATA header) in registers: for an IPv4
+ * client only word 2 and the address (the high half of word 4). */
 struct kp_udp_data_words {
 	__u64 w[6];
 };
@@ -171,7 +172,8 @@ static __always_inline void kp_data_words(struct kp_udp_data_words *u, const str
 	u->w[2] = w2;
 	u->w[3] = w3;
 	u->w[4] = w4;
-	u->w[5] = kp_siphash24_3w(cfg->cookie_keys[k][0], cfg->cookie_keys[k][1], w2, w3, w4);
+	u->w[5] = kp_cookie_words(cfg->cookie_keys[k][0], cfg->cookie_keys[k][1], pkt->family, w2,
+				  w3, w4);
 }
 
 static __always_inline __u32 kp_encap(struct xdp_md *ctx, const struct kp_pkt *pkt,

@@ -108,6 +108,7 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 	void *end = (void *)(long)ctx->data_end;
 	__u8 *p = (void *)(long)ctx->data;
 	const struct kp_session *s;
+	const __u64 *w;
 	__u64 want;
 	__u32 k;
 
@@ -141,9 +142,13 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 	}
 	if ((__u8)(cfg->key_epoch - dh->key_epoch) > 1)
 		return KP_DROP_TUN_BAD_COOKIE;
+	/* An IPv4 client's cookie covers only bytes [8, 16) and the address
+	 * (kp_wire.h); the mapped prefix in between is pinned by the family
+	 * check above (tunnel_bad_family), as the ABI says. */
 	k = dh->key_epoch & 1;
-	want = kp_siphash24_24(cfg->cookie_keys[k][0], cfg->cookie_keys[k][1],
-			       (const __u64 *)((__u8 *)dh + KP_COOKIE_INPUT_OFFSET));
+	w = (const __u64 *)((__u8 *)dh + KP_COOKIE_INPUT_OFFSET);
+	want = kp_cookie_words(cfg->cookie_keys[k][0], cfg->cookie_keys[k][1], dh->client_family,
+			       w[0], w[1], w[2]);
 	if (want != dh->cookie)
 		return KP_DROP_TUN_BAD_COOKIE;
 	return KP_DROP_NONE;

@@ -11,9 +11,12 @@
 // fast path is measured through bpf/bench_fastpath.bpf.c, which restores the
 // frame after each repetition; its save/restore cost (kp_bench_restore) is
 // measured too and subtracted to give the net figure compared with MAC swap.
-//   usage: xdp_bench VECTORS.json [--repeat N] [--runs R] [--kites N] [--ab OTHER.bpf.o]
+//   usage: xdp_bench VECTORS.json [--repeat N] [--runs R] [--kites N] [--ab OTHER.bpf.o
+//                    [--ab-vectors OTHER.json]]
 // --ab loads another build of bench_fastpath.bpf.o on the same maps and
 // measures its encap and decap interleaved with this build's (A/B).
+// --ab-vectors takes that build's two frames from another vectors file (same
+// tables and keys, frames of an older wire format, e.g. another cookie).
 // Exits 77 without the privileges to load BPF programs.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -45,6 +48,7 @@ struct Args {
   int runs = 5;
   uint32_t kites = 1000000;
   std::string ab;  // another build of bench_fastpath.bpf.o, measured beside this one
+  std::string ab_vectors;  // where that build's frames come from (default: vectors)
 };
 
 // Average ns per run of `repeat` runs, or -1 (with the verdict check failing).
@@ -83,7 +87,10 @@ std::vector<double> Measure(const std::vector<Prog>& progs, const Args& a) {
     for (size_t j = 0; j < progs.size(); j++) {
       const size_t i = r % 2 ? progs.size() - 1 - j : j;  // alternate the order
       const double ns = RunOnce(progs[i].fd, *progs[i].frame, a.repeat, progs[i].verdict);
-      if (ns < 0) std::exit(1);
+      if (ns < 0) {
+        std::fprintf(stderr, "  (program: %s)\n", progs[i].name);
+        std::exit(1);
+      }
       samples[i].push_back(ns);
     }
   }
@@ -219,8 +226,16 @@ int Run(const Args& a) {
                                  : nullptr;
     if (!p) return 1;
     const int fd = bpf_program__fd(p);
-    progs.insert(progs.begin() + 3, {"encap v4/v4, cookie [--ab]", fd, &enc});
-    progs.insert(progs.begin() + 5, {"decap v4/v4, cookie check [--ab]", fd, &dec});
+    const std::vector<uint8_t>* ab_enc = &enc;
+    const std::vector<uint8_t>* ab_dec = &dec;
+    if (!a.ab_vectors.empty()) {
+      static absl::StatusOr<World> ow = World::Parse(a.ab_vectors);
+      if (!ow.ok()) return 1;
+      ab_enc = &FindCase(*ow, "enc_v4_v4_basic")->input;
+      ab_dec = &FindCase(*ow, "dec_v4_v4_basic")->input;
+    }
+    progs.insert(progs.begin() + 3, {"encap v4/v4, cookie [--ab]", fd, ab_enc});
+    progs.insert(progs.begin() + 5, {"decap v4/v4, cookie check [--ab]", fd, ab_dec});
   }
   std::printf("xdp_bench: %u repeats per run, median of %d runs, client payload 64 B "
               "(frames %zu / %zu B)\n", a.repeat, a.runs, enc.size(), dec.size());
@@ -282,6 +297,8 @@ int main(int argc, char** argv) {
       a.runs = std::atoi(argv[++i]);
     } else if (s == "--ab" && i + 1 < argc) {
       a.ab = argv[++i];
+    } else if (s == "--ab-vectors" && i + 1 < argc) {
+      a.ab_vectors = argv[++i];
     } else if (s == "--kites" && i + 1 < argc) {
       a.kites = static_cast<uint32_t>(std::atoi(argv[++i]));
     } else {
@@ -291,7 +308,7 @@ int main(int argc, char** argv) {
   if (a.vectors.empty() || a.runs < 1 || a.repeat < 1 || a.kites > 1040000) {
     std::fprintf(stderr,
                  "usage: %s VECTORS.json [--repeat N] [--runs R] [--kites N<=1040000] "
-                 "[--ab OTHER.bpf.o]\n",
+                 "[--ab OTHER.bpf.o [--ab-vectors OTHER.json]]\n",
                  argv[0]);
     return 2;
   }
