@@ -56,11 +56,13 @@ inline uint64_t CsumAdd(uint64_t sum, const uint8_t* p, size_t n) {
 // Folds a 64-bit accumulator to a 16-bit one's complement sum (never 0 unless
 // every input word was 0).
 inline uint16_t CsumFold(uint64_t sum) {
-  sum = (sum & 0xffffffffu) + (sum >> 32);
-  sum = (sum & 0xffffffffu) + (sum >> 32);
-  sum = (sum & 0xffffu) + (sum >> 16);
-  sum = (sum & 0xffffu) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
+  // Adding a word to itself rotated by half its width puts the end-around
+  // carry sum of its two halves in the upper half: 64 -> 32 -> 16 bits in
+  // six instructions instead of the four mask-shift-add rounds.
+  uint64_t t = sum + ((sum >> 32) | (sum << 32));
+  uint32_t s = static_cast<uint32_t>(t >> 32);
+  s += (s >> 16) | (s << 16);
+  return static_cast<uint16_t>(s >> 16);
 }
 
 // One's complement subtraction of a folded partial sum.

@@ -33,6 +33,26 @@ TEST(Checksum, MatchesReferenceForAllLengths) {
   }
 }
 
+// CsumFold (rotate-and-add) against the plain fold: end-around carries of
+// 16-bit halves, one step at a time, on random, sparse, dense and edge sums.
+TEST(Checksum, FoldMatchesStepwiseFold) {
+  auto stepwise = [](uint64_t sum) {
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+  };
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 1000000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    uint64_t v = i % 3 == 0 ? x : i % 3 == 1 ? x >> (i % 64) : ~(x >> (i % 64));
+    ASSERT_EQ(CsumFold(v), stepwise(v)) << std::hex << v;
+  }
+  for (uint64_t v : {0ull, 0xffffull, 0x10000ull, 0x1fffeull, 0xffffffffull, 0x100000000ull, 0xffff0001ull,
+                     0x1ffffffffull, 0xffffffff00000000ull, ~0ull})
+    EXPECT_EQ(CsumFold(v), stepwise(v)) << std::hex << v;
+}
+
 TEST(Checksum, AllOnesDataFoldsToOnes) {
   std::vector<uint8_t> ff(64, 0xff);
   EXPECT_EQ(CsumFold(CsumAdd(0, ff.data(), ff.size())), 0xffff);
