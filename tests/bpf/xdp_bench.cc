@@ -11,10 +11,12 @@
 // fast path is measured through bpf/bench_fastpath.bpf.c, which restores the
 // frame after each repetition; its save/restore cost (kp_bench_restore) is
 // measured too and subtracted to give the net figure compared with MAC swap.
-//   usage: xdp_bench VECTORS.json [--repeat N] [--runs R] [--kites N] [--ab OTHER.bpf.o
+//   usage: xdp_bench VECTORS.json [--repeat N] [--runs R] [--kites N] [--min] [--ab OTHER.bpf.o
 //                    [--ab-vectors OTHER.json]]
 // --ab loads another build of bench_fastpath.bpf.o on the same maps and
 // measures its encap and decap interleaved with this build's (A/B).
+// --min reports each program's fastest run instead of the median (on a
+// shared machine the fastest run is the one least disturbed by others).
 // --ab-vectors takes that build's two frames from another vectors file (same
 // tables and keys, frames of an older wire format, e.g. another cookie).
 // Exits 77 without the privileges to load BPF programs.
@@ -42,6 +44,8 @@
 namespace kp::xdp::test {
 namespace {
 
+constexpr int kMaxLoads = 8;
+
 struct Args {
   std::string vectors;
   uint32_t repeat = 1000000;
@@ -49,6 +53,8 @@ struct Args {
   uint32_t kites = 1000000;
   std::string ab;  // another build of bench_fastpath.bpf.o, measured beside this one
   std::string ab_vectors;  // where that build's frames come from (default: vectors)
+  bool min = false;  // report each program's fastest run instead of the median
+  int loads = 1;     // with --ab: loads of each build (placements), see Run
 };
 
 // Average ns per run of `repeat` runs, or -1 (with the verdict check failing).
@@ -95,7 +101,7 @@ std::vector<double> Measure(const std::vector<Prog>& progs, const Args& a) {
     }
   }
   std::vector<double> med;
-  for (auto& s : samples) med.push_back(Median(s));
+  for (auto& s : samples) med.push_back(a.min ? *std::min_element(s.begin(), s.end()) : Median(s));
   return med;
 }
 
@@ -113,6 +119,21 @@ void Report(const char* tables, const std::vector<Prog>& progs, const std::vecto
     const double net = med[i] - restore;
     std::printf("  %-34s %8.1f ns/packet raw, %6.1f net: %.2fx MAC swap, +%.1f ns\n",
                 progs[i].name, med[i], net, net / swap, net - swap);
+  }
+  // A/B: medians over the loads of each build (names "... [new L]" / "[ab L]").
+  std::vector<double> net[2][2];  // [encap, decap][new, ab]
+  for (size_t i = 2; i < progs.size(); i++) {
+    const std::string_view n(progs[i].name);
+    const int side = n.find("[ab ") != n.npos ? 1 : n.find("[new ") != n.npos ? 0 : -1;
+    if (side < 0 || progs[i].verdict != XDP_TX) continue;
+    net[n.substr(0, 5) == "encap" ? 0 : 1][side].push_back(med[i] - restore);
+  }
+  for (int d = 0; d < 2; d++) {
+    if (net[d][0].empty() || net[d][1].empty()) continue;
+    const double x = Median(net[d][0]), y = Median(net[d][1]);
+    std::printf("  A/B %s, median over %zu loads: new %.1f net (%.2fx), ab %.1f net (%.2fx), "
+                "new - ab %+.1f ns\n",
+                d ? "decap" : "encap", net[d][0].size(), x, x / swap, y, y / swap, x - y);
   }
 }
 
@@ -150,8 +171,12 @@ absl::Status AddKites(XdpBackend* backend, uint32_t first_id, uint32_t n, uint32
 // `bench` (same tables, same counters) and the same read-only data, so two
 // builds are measured interleaved in one run; single-digit-ns steps hide in
 // the spread between separate runs.  Returns the object, or nullptr.
+// An empty path loads another copy of this build (the skeleton's object).
 bpf_object* OpenOther(const std::string& path, kp_bench* bench) {
-  bpf_object* obj = bpf_object__open_file(path.c_str(), nullptr);
+  size_t self_size = 0;
+  const void* self = kp_bench__elf_bytes(&self_size);
+  bpf_object* obj = path.empty() ? bpf_object__open_mem(self, self_size, nullptr)
+                                 : bpf_object__open_file(path.c_str(), nullptr);
   if (!obj) return nullptr;
   bpf_map* m;
   bpf_object__for_each_map(m, obj) {
@@ -221,11 +246,6 @@ int Run(const Args& a) {
        &bad_csum, XDP_DROP},
   };
   if (!a.ab.empty()) {
-    bpf_object* other = OpenOther(a.ab, bench);
-    const bpf_program* p = other ? bpf_object__find_program_by_name(other, "kp_bench_fastpath")
-                                 : nullptr;
-    if (!p) return 1;
-    const int fd = bpf_program__fd(p);
     const std::vector<uint8_t>* ab_enc = &enc;
     const std::vector<uint8_t>* ab_dec = &dec;
     if (!a.ab_vectors.empty()) {
@@ -234,15 +254,45 @@ int Run(const Args& a) {
       ab_enc = &FindCase(*ow, "enc_v4_v4_basic")->input;
       ab_dec = &FindCase(*ow, "dec_v4_v4_basic")->input;
     }
-    progs.insert(progs.begin() + 3, {"encap v4/v4, cookie [--ab]", fd, ab_enc});
-    progs.insert(progs.begin() + 5, {"decap v4/v4, cookie check [--ab]", fd, ab_dec});
+    // Load l (0-based) of this build is the skeleton's own program for l = 0,
+    // else a fresh copy; each load of the other build is its own copy.  Where
+    // the JIT puts a program shifts its cost by up to ~20 ns here, so with
+    // --loads L the summary compares medians over L placements of each.
+    static char names[2 * kMaxLoads][2][48];
+    std::vector<Prog> ab;
+    for (int l = 0; l < a.loads; l++) {
+      for (int side = 0; side < 2; side++) {
+        int fd = bpf_program__fd(bench->progs.kp_bench_fastpath);
+        if (side == 1 || l > 0) {
+          bpf_object* o = OpenOther(side ? a.ab : std::string(), bench);
+          const bpf_program* p = o ? bpf_object__find_program_by_name(o, "kp_bench_fastpath")
+                                   : nullptr;
+          if (!p) return 1;
+          fd = bpf_program__fd(p);
+        }
+        char(&n)[2][48] = names[2 * l + side];
+        std::snprintf(n[0], sizeof n[0], "encap v4/v4, cookie [%s %d]", side ? "ab" : "new", l);
+        std::snprintf(n[1], sizeof n[1], "decap v4/v4, cookie check [%s %d]", side ? "ab" : "new",
+                      l);
+        if (side == 0 && l == 0) {
+          progs[2].name = n[0];
+          progs[3].name = n[1];
+          continue;
+        }
+        ab.push_back({n[0], fd, side ? ab_enc : &enc});
+        ab.push_back({n[1], fd, side ? ab_dec : &dec});
+      }
+    }
+    progs.insert(progs.begin() + 4, ab.begin(), ab.end());
   }
-  std::printf("xdp_bench: %u repeats per run, median of %d runs, client payload 64 B "
-              "(frames %zu / %zu B)\n", a.repeat, a.runs, enc.size(), dec.size());
+  std::printf("xdp_bench: %u repeats per run, %s of %d runs, client payload 64 B "
+              "(frames %zu / %zu B)\n", a.repeat, a.min ? "minimum" : "median", a.runs, enc.size(),
+              dec.size());
   char title0[64];
   std::snprintf(title0, sizeof title0, "golden-vector tables: %zu kites", w->kites.size());
   Report(title0, progs, Measure(progs, a));
 
+  if (a.kites == 0) return 0;  // golden-vector tables only
   const auto t0 = std::chrono::steady_clock::now();
   if (absl::Status st = AddKites(&backend, 100, a.kites, w->sessions[0].session_id); !st.ok()) {
     std::fprintf(stderr, "add kites: %s\n", std::string(st.message()).c_str());
@@ -297,6 +347,10 @@ int main(int argc, char** argv) {
       a.runs = std::atoi(argv[++i]);
     } else if (s == "--ab" && i + 1 < argc) {
       a.ab = argv[++i];
+    } else if (s == "--loads" && i + 1 < argc) {
+      a.loads = std::atoi(argv[++i]);
+    } else if (s == "--min") {
+      a.min = true;
     } else if (s == "--ab-vectors" && i + 1 < argc) {
       a.ab_vectors = argv[++i];
     } else if (s == "--kites" && i + 1 < argc) {
@@ -305,10 +359,11 @@ int main(int argc, char** argv) {
       a.vectors = s;
     }
   }
-  if (a.vectors.empty() || a.runs < 1 || a.repeat < 1 || a.kites > 1040000) {
+  if (a.vectors.empty() || a.runs < 1 || a.repeat < 1 || a.kites > 1040000 || a.loads < 1 ||
+      a.loads > kp::xdp::test::kMaxLoads) {
     std::fprintf(stderr,
                  "usage: %s VECTORS.json [--repeat N] [--runs R] [--kites N<=1040000] "
-                 "[--ab OTHER.bpf.o [--ab-vectors OTHER.json]]\n",
+                 "[--ab OTHER.bpf.o [--ab-vectors OTHER.json] [--loads L<=8]] [--min]\n",
                  argv[0]);
     return 2;
   }
