@@ -7,9 +7,10 @@
  * inlined (it was a global function, verified once, but a BPF-to-BPF call
  * and its return cost ~10-20 ns here: this kernel returns through the SRSO
  * "safe RET" thunk); the verifier still accepts the program in about the
- * same time.  kp_sum32() sums a small stack object.  kp_csum_sub() is
- * ones' complement subtraction, used to take the DATA header out of a tunnel
- * frame's payload sum.
+ * same time and returns a 32-bit partial sum (kp_fold32).  kp_sum32() sums
+ * a small stack object.  kp_csum_sub32() is ones' complement subtraction of
+ * a 32-bit partial sum, unfolded, used to take the DATA header out of a
+ * tunnel frame's payload sum.
  */
 #ifndef KP_BPF_CSUM_H
 #define KP_BPF_CSUM_H
@@ -38,10 +39,21 @@ static __always_inline __u16 kp_fold(__u64 s)
 	return (__u16)s;
 }
 
-/* a - b in ones' complement arithmetic (both folded sums). */
-static __always_inline __u16 kp_csum_sub(__u16 a, __u16 b)
+/* The same residue modulo 0xffff in 32 bits: two of kp_fold's four steps,
+ * for sums that are added to others before the final fold. */
+static __always_inline __u32 kp_fold32(__u64 s)
 {
-	return kp_fold((__u64)a + (__u16)~b);
+	s = (s & 0xffffffffull) + (s >> 32);
+	s = (s & 0xffffffffull) + (s >> 32);
+	return (__u32)s;
+}
+
+/* a - b in ones' complement arithmetic, unfolded: b is a 32-bit partial sum
+ * and 0xffffffff = 0xffff * 0x10001 counts as zero, so a + (0xffffffff - b)
+ * has the residue of a - b.  Add the result to a sum that is folded later. */
+static __always_inline __u64 kp_csum_sub32(__u64 a, __u32 b)
+{
+	return a + (__u32)~b;
 }
 
 /* Final checksum field from a folded sum; a computed 0 is sent as 0xffff. */
@@ -65,14 +77,15 @@ static __always_inline __u64 kp_sum32(const void *obj, int n)
 	return sum;
 }
 
-/* Sum of [off, off + len) of the packet; negative if out of bounds.  Direct
+/* Sum of [off, off + len) of the packet folded to 32 bits (kp_fold32; fold
+ * it with kp_fold for a 16-bit value); negative if out of bounds.  Direct
  * packet loads (helper calls cost more), 64 bytes per step with one bounds
  * check, as 32-bit words added into two 64-bit accumulators: BPF has no
  * add-with-carry, and two loads and two adds per 8 bytes beat one 64-bit
  * load split into halves (mask, shift, two adds); the two accumulators let
  * the additions run in parallel.  No overflow: at most 1024 words of
  * < 2^32 each. */
-static __always_inline int kp_csum_range(struct xdp_md *ctx, __u32 off, __u32 len)
+static __always_inline __s64 kp_csum_range(struct xdp_md *ctx, __u32 off, __u32 len)
 {
 	void *end = (void *)(long)ctx->data_end;
 	__u8 *p = (void *)(long)ctx->data;
@@ -139,7 +152,7 @@ static __always_inline int kp_csum_range(struct xdp_md *ctx, __u32 off, __u32 le
 			return -1;
 		a += *p; /* padded with a zero byte: native value is the byte */
 	}
-	return kp_fold(a + b);
+	return kp_fold32(a + b);
 }
 
 #endif /* KP_BPF_CSUM_H */

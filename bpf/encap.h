@@ -225,7 +225,7 @@ static __always_inline __u32 kp_decap(struct xdp_md *ctx, const struct kp_pkt *p
 	__u8 fam = dh->client_family;
 	__u32 in_l3 = fam == KP_AF_INET ? 20 : 40;
 	__u16 payload = pkt->udp_len - sizeof(struct kp_udp_data);
-	__u16 psum = kp_csum_sub(pkt->payload_sum, kp_fold(kp_sum32(dh, sizeof(*dh) / 4)));
+	__u64 psum = kp_csum_sub32(pkt->payload_sum, kp_fold32(kp_sum32(dh, sizeof(*dh) / 4)));
 	__u16 ulen = payload + sizeof(struct udphdr);
 	__u64 w;
 	__u8 *t;

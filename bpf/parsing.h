@@ -34,10 +34,10 @@
 
 struct kp_pkt {
 	__u32 frame_len;    /* bytes received */
+	__u32 payload_sum;  /* sum of the UDP payload, folded to 32 bits only */
 	__u16 l2_len;       /* 14, or 18 with a VLAN tag */
 	__u16 l3_len;       /* 20 or 40 */
 	__u16 udp_len;      /* UDP length, header included (= IP payload) */
-	__u16 payload_sum;  /* folded sum of the UDP payload */
 	__be16 vlan_tci;    /* valid when has_vlan */
 	__u8 has_vlan;
 	__u8 family;        /* KP_AF_INET / KP_AF_INET6 */
@@ -45,9 +45,11 @@ struct kp_pkt {
 	__be16 dport;
 	__u8 eth_dst[6];
 	__u8 eth_src[6];
-	__u8 src[16];
+	__u8 pad[6];
+	__u8 src[16];       /* 8-byte aligned: read as two words */
 	__u8 dst[16];
 } __attribute__((aligned(8)));
+_Static_assert(__builtin_offsetof(struct kp_pkt, src) % 8 == 0, "kp_pkt.src alignment");
 
 /* Two 64-bit stores: readers load the address as two 64-bit words (key,
  * bogon test, rendezvous hash, DATA header), and a wide load of bytes written
@@ -74,7 +76,7 @@ static __always_inline __u32 kp_parse_udp(struct xdp_md *ctx, struct kp_pkt *pkt
 	void *end = (void *)(long)ctx->data_end;
 	struct udphdr *udp;
 	__u16 ulen;
-	int s;
+	__s64 s;
 
 	if (ip_payload < sizeof(*udp))
 		return KP_DROP_UDP_TRUNCATED;
@@ -89,7 +91,7 @@ static __always_inline __u32 kp_parse_udp(struct xdp_md *ctx, struct kp_pkt *pkt
 	s = kp_csum_range(ctx, l4 + sizeof(*udp), ulen - sizeof(*udp));
 	if (s < 0)
 		return KP_DROP_UDP_TRUNCATED;
-	pkt->payload_sum = (__u16)s;
+	pkt->payload_sum = (__u32)s;
 	if (udp->check || v6) {
 		__u64 sum = addr_sum + kp_pseudo_rest(ulen) + (__u32)s;
 
@@ -131,8 +133,11 @@ static __always_inline __u32 kp_parse_ip4(struct xdp_md *ctx, struct kp_pkt *pkt
 		/* five loads, no loop (clang kept kp_sum32's loop here) */
 		if (kp_fold((__u64)w[0] + w[1] + w[2] + w[3] + w[4]) != 0xffff)
 			return KP_DROP_IP4_BAD_CHECKSUM;
-	} else if (kp_csum_range(ctx, pkt->l2_len, ihl * 4) != 0xffff) {
-		return KP_DROP_IP4_BAD_CHECKSUM;
+	} else {
+		__s64 hs = kp_csum_range(ctx, pkt->l2_len, ihl * 4);
+
+		if (hs < 0 || kp_fold(hs) != 0xffff)
+			return KP_DROP_IP4_BAD_CHECKSUM;
 	}
 	if (ip->frag_off & bpf_htons(0x3fff))
 		return KP_PARSE_FRAGMENT;
