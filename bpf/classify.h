@@ -7,7 +7,10 @@
  * kp_pick_session(kite, client16, dst) is the rendezvous hash of
  * docs/forwarding.md section 3 over the kite's live sessions; it copies the
  * chosen session into dst (seqread.h) and returns dst, or NULL.
- * kp_live_session(id, dst) copies a LIVE session holding exactly `id`.
+ * kp_live_session(id, dst, n) copies (the first n bytes of) a LIVE session
+ * holding exactly `id`: KP_SESS_TUNNEL_BYTES for the tunnel checks (id,
+ * state, family, connector port and address), KP_SESS_ENCAP_BYTES for the
+ * encapsulation (all but the reserved tail).
  */
 #ifndef KP_BPF_CLASSIFY_H
 #define KP_BPF_CLASSIFY_H
@@ -111,9 +114,18 @@ static __always_inline __u64 kp_fmix64(__u64 x)
 
 /* Copies the session slot of `id` into dst and returns dst if it holds
  * exactly `id`, LIVE; NULL otherwise (also when it could not be read). */
-static __always_inline const struct kp_session *kp_live_session(__u32 id, struct kp_session *dst)
+#define KP_SESS_TUNNEL_BYTES 24 /* through connector_addr */
+#define KP_SESS_ENCAP_BYTES 56  /* through flags; reserved[12] is not read */
+_Static_assert(__builtin_offsetof(struct kp_session, local_addr) == KP_SESS_TUNNEL_BYTES,
+	       "tunnel checks read through connector_addr");
+_Static_assert(__builtin_offsetof(struct kp_session, reserved) <= KP_SESS_ENCAP_BYTES &&
+		       __builtin_offsetof(struct kp_session, flags) + 2 <= KP_SESS_ENCAP_BYTES,
+	       "encapsulation reads through flags");
+
+static __always_inline const struct kp_session *kp_live_session(__u32 id, struct kp_session *dst,
+								 int n)
 {
-	if (kp_session_read(id & KP_SESSION_INDEX_MASK, dst) || dst->session_id != id ||
+	if (kp_session_read(id & KP_SESSION_INDEX_MASK, dst, n) || dst->session_id != id ||
 	    dst->state != KP_SESSION_LIVE)
 		return 0;
 	return dst;
@@ -133,7 +145,7 @@ static __always_inline const struct kp_session *kp_pick_session(const struct kp_
 	/* One candidate: no scores to compare (the common case); the copy
 	 * checks it is live, as the pick below would. */
 	if (n == 1)
-		return kp_live_session(kite->sessions[0], dst);
+		return kp_live_session(kite->sessions[0], dst, KP_SESS_ENCAP_BYTES);
 	ch = kp_fmix64(*(const __u64 *)(client) ^ kp_fmix64(*(const __u64 *)(client + 8)));
 #pragma unroll
 	for (i = 0; i < (int)KP_MAX_KITE_SESSIONS; i++) {
@@ -150,7 +162,7 @@ static __always_inline const struct kp_session *kp_pick_session(const struct kp_
 	}
 	if (!best_id)
 		return 0;
-	return kp_live_session(best_id, dst);
+	return kp_live_session(best_id, dst, KP_SESS_ENCAP_BYTES);
 }
 
 #endif /* KP_BPF_CLASSIFY_H */

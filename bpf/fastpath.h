@@ -127,7 +127,8 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 	if (plen < sizeof(*dh) || (void *)(p + sizeof(*dh)) > end)
 		return KP_DROP_TUN_TRUNCATED;
 	kp_copy64(dh, p, sizeof(*dh));
-	s = kp_live_session(bpf_ntohl(dh->session_id), &sc->sess);
+	/* only id, state, family, connector port and address are read here */
+	s = kp_live_session(bpf_ntohl(dh->session_id), &sc->sess, KP_SESS_TUNNEL_BYTES);
 	if (!s)
 		return KP_DROP_TUN_UNKNOWN_SESSION;
 	if (s->family != pkt->family || s->connector_port != pkt->sport ||
@@ -240,7 +241,7 @@ static __always_inline __u32 kp_classify(struct xdp_md *ctx, struct kp_pkt *pkt,
 static __always_inline enum kp_act kp_process(struct xdp_md *ctx)
 {
 	struct kp_globals *g = kp_globals_get();
-	struct kp_pkt pkt = {};
+	struct kp_pkt pkt; /* kp_parse writes every field a UDP verdict reads */
 	__u32 drop_kite = 0, r;
 
 	if (!g)

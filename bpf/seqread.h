@@ -1,9 +1,9 @@
 /* seqread.h - consistent copies of kite and session entries.
  *
- * API: kp_kite_read(kite_id, dst) and kp_session_read(index, dst) copy one
- * 64-byte entry of kp_kites / kp_sessions into dst (a map value: the
- * per-CPU kp_scratch) and return 0, or -1 when the entry could not be read
- * consistently.  User space writes an entry through its mmap with a seqlock:
+ * API: kp_kite_read(kite_id, dst) and kp_session_read(index, dst, n) copy one
+ * 64-byte entry of kp_kites (or the first n bytes of one of kp_sessions)
+ * into dst (a map value: the per-CPU kp_scratch) and return 0, or -1 when
+ * the entry could not be read consistently.  User space writes an entry through its mmap with a seqlock:
  * it makes the entry's sequence word odd, copies the 64 bytes, then stores
  * the next even value.  A reader takes the word, copies the entry, takes the
  * word again and accepts the copy only if both reads agree and are even.
@@ -28,8 +28,9 @@ static __always_inline __u64 kp_read_seq(const __u64 *seq)
 	return *(const volatile __u64 *)seq;
 }
 
-/* Copies 64 bytes from src under the sequence word seq; 0 on success. */
-static __always_inline int kp_seq_copy(void *dst, const void *src, const __u64 *seq)
+/* Copies the first n bytes (a multiple of 8, at most 64) of an entry from
+ * src under the sequence word seq; 0 on success. */
+static __always_inline int kp_seq_copy(void *dst, const void *src, const __u64 *seq, int n)
 {
 	__u64 s1, s2;
 	int i;
@@ -38,7 +39,7 @@ static __always_inline int kp_seq_copy(void *dst, const void *src, const __u64 *
 	for (i = 0; i < 2; i++) {
 		s1 = kp_read_seq(seq);
 		kp_barrier();
-		kp_copy64(dst, src, 64);
+		kp_copy64(dst, src, n);
 		kp_barrier();
 		s2 = kp_read_seq(seq);
 		if (s1 == s2 && !(s1 & 1))
@@ -54,17 +55,19 @@ static __always_inline int kp_kite_read(__u32 kite_id, struct kp_kite *dst)
 
 	if (!src || !seq)
 		return -1;
-	return kp_seq_copy(dst, src, seq);
+	return kp_seq_copy(dst, src, seq, sizeof(*dst));
 }
 
-static __always_inline int kp_session_read(__u32 idx, struct kp_session *dst)
+/* n: how many leading bytes of the session the caller uses (a multiple of 8;
+ * the rest of dst is left as it was). */
+static __always_inline int kp_session_read(__u32 idx, struct kp_session *dst, int n)
 {
 	const struct kp_session *src = bpf_map_lookup_elem(&kp_sessions, &idx);
 	const __u64 *seq = bpf_map_lookup_elem(&kp_session_seq, &idx);
 
 	if (!src || !seq)
 		return -1;
-	return kp_seq_copy(dst, src, seq);
+	return kp_seq_copy(dst, src, seq, n);
 }
 
 /* 1 if the session slot of `id` holds exactly `id`, LIVE (first 8 bytes
