@@ -183,13 +183,13 @@ Bench& Get(uint32_t kites) {
   return *b;
 }
 
-Frames MakeFrames(Bench& b, bool decap, size_t count) {
+Frames MakeFrames(Bench& b, bool decap, size_t count, size_t payload = 18) {
   Frames f;
   std::mt19937 rng(42);
   for (size_t i = 0; i < count; ++i) {
     uint32_t kite = b.n_kites == 1 ? 1 : 1 + rng() % b.n_kites;
     uint32_t client = 1 + rng() % 60000;
-    f.templates.push_back(decap ? b.ConnectorFrame(kite, client) : b.ClientFrame(kite, client));
+    f.templates.push_back(decap ? b.ConnectorFrame(kite, client, payload) : b.ClientFrame(kite, client, payload));
   }
   f.Init();
   return f;
@@ -197,7 +197,8 @@ Frames MakeFrames(Bench& b, bool decap, size_t count) {
 
 void BM_ProcessBurst(benchmark::State& state, bool decap) {
   Bench& b = Get(static_cast<uint32_t>(state.range(0)));
-  Frames f = MakeFrames(b, decap, b.n_kites == 1 ? 64 : 8192);
+  size_t payload = state.range(1);
+  Frames f = MakeFrames(b, decap, b.n_kites == 1 ? 64 : 8192, payload);
   Outcome outs[kBurst];
   uint64_t pkts = 0;
   for (auto _ : state) {
@@ -211,19 +212,21 @@ void BM_ProcessBurst(benchmark::State& state, bool decap) {
 }
 void BM_Encap(benchmark::State& s) { BM_ProcessBurst(s, false); }
 void BM_Decap(benchmark::State& s) { BM_ProcessBurst(s, true); }
-BENCHMARK(BM_Encap)->Name("ProcessBurst/encap/kites")->Arg(1)->Arg(1000000);
-BENCHMARK(BM_Decap)->Name("ProcessBurst/decap/kites")->Arg(1)->Arg(1000000);
+// Args: kites, client payload bytes (18: a 60-byte client frame; 1380: the
+// largest that still fits a 1500-byte MTU once encapsulated).
+BENCHMARK(BM_Encap)->Name("ProcessBurst/encap/kites_payload")->Args({1, 18})->Args({1000000, 18})->Args({1, 1380});
+BENCHMARK(BM_Decap)->Name("ProcessBurst/decap/kites_payload")->Args({1, 18})->Args({1000000, 18})->Args({1, 1380});
 
 void BM_RestoreOnly(benchmark::State& state) {
   Bench& b = Get(1);
-  Frames f = MakeFrames(b, state.range(0) != 0, 64);
+  Frames f = MakeFrames(b, state.range(0) != 0, 64, state.range(1));
   for (auto _ : state) {
     f.Restore();
     benchmark::DoNotOptimize(f.pkts.data());
   }
   SetRates(state, state.iterations() * kBurst);
 }
-BENCHMARK(BM_RestoreOnly)->Name("RestoreOnly/decap")->Arg(0)->Arg(1);
+BENCHMARK(BM_RestoreOnly)->Name("RestoreOnly/decap_payload")->Args({0, 18})->Args({1, 18})->Args({0, 1380})->Args({1, 1380});
 
 // ---- stages -------------------------------------------------------------
 
