@@ -39,11 +39,17 @@ static __always_inline const __u8 *kp_next_hop(const struct kp_config *cfg,
 	return 0;
 }
 
+/* A MAC as the low 48 bits of a word read with the 2 bytes after it: every
+ * MAC passed here is followed by 2 readable bytes (kp_config's gateway_mac
+ * and own_mac, kp_session's nexthop_mac, kp_pkt's 8-byte MAC slots). */
+static __always_inline __u64 kp_mac_word(const __u8 m[6])
+{
+	return *(const __u64 *)m;
+}
+
 static __always_inline int kp_mac_zero(const __u8 m[6])
 {
-	const __u16 *w = (const __u16 *)m;
-
-	return (w[0] | w[1] | w[2]) == 0;
+	return (kp_mac_word(m) << 16) == 0;
 }
 
 /* Writes the L2 header for a frame of outer `family` at offset 0. */
@@ -56,8 +62,10 @@ static __always_inline int kp_write_l2(struct xdp_md *ctx, const struct kp_confi
 
 	if ((void *)(e + 18) > end)
 		return -1;
-	kp_copy_mac(e, dmac);
-	kp_copy_mac(e + 6, kp_mac_zero(cfg->own_mac) ? pkt->eth_dst : cfg->own_mac);
+	/* two overlapping word stores; the EtherType (or tag) below goes over
+	 * the 2 extra bytes of the second */
+	*(__u64 *)e = kp_mac_word(dmac);
+	*(__u64 *)(e + 6) = kp_mac_word(kp_mac_zero(cfg->own_mac) ? pkt->eth_dst : cfg->own_mac);
 	if (pkt->has_vlan) {
 		*(__be16 *)(e + 12) = bpf_htons(ETH_P_8021Q);
 		*(__be16 *)(e + 14) = pkt->vlan_tci;

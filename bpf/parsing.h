@@ -43,13 +43,16 @@ struct kp_pkt {
 	__u8 family;        /* KP_AF_INET / KP_AF_INET6 */
 	__be16 sport;
 	__be16 dport;
-	__u8 eth_dst[6];
-	__u8 eth_src[6];
-	__u8 pad[6];
+	__u8 pad[2];
+	__u8 eth_dst[8];    /* the MAC, then 2 bytes that follow it: one word */
+	__u8 eth_src[8];    /* the same */
 	__u8 src[16];       /* 8-byte aligned: read as two words */
 	__u8 dst[16];
 } __attribute__((aligned(8)));
-_Static_assert(__builtin_offsetof(struct kp_pkt, src) % 8 == 0, "kp_pkt.src alignment");
+_Static_assert(__builtin_offsetof(struct kp_pkt, eth_dst) % 8 == 0 &&
+		       __builtin_offsetof(struct kp_pkt, eth_src) % 8 == 0 &&
+		       __builtin_offsetof(struct kp_pkt, src) % 8 == 0,
+	       "kp_pkt word alignment");
 
 /* Two 64-bit stores: readers load the address as two 64-bit words (key,
  * bogon test, rendezvous hash, DATA header), and a wide load of bytes written
@@ -214,8 +217,9 @@ static __always_inline __u32 kp_parse(struct xdp_md *ctx, struct kp_pkt *pkt)
 	pkt->frame_len = (__u32)(end - data);
 	if ((void *)(eth + 1) > end)
 		return KP_DROP_ETH_TRUNCATED;
-	kp_copy_mac(pkt->eth_dst, eth->h_dest);
-	kp_copy_mac(pkt->eth_src, eth->h_source);
+	/* each MAC as one word with the 2 bytes after it (the frame has 14) */
+	*(__u64 *)pkt->eth_dst = *(const __u64 *)eth->h_dest;
+	*(__u64 *)pkt->eth_src = *(const __u64 *)eth->h_source;
 	proto = eth->h_proto;
 	pkt->l2_len = sizeof(*eth);
 	pkt->has_vlan = 0;
