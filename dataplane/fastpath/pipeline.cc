@@ -201,10 +201,10 @@ void PrefetchKiteEntry(const WorkerContext& ctx, uint32_t id) {
 
 void PrefetchPerCore(const WorkerContext& ctx, uint32_t id) {
   if (id == 0 || id >= ctx.tables->sizes().max_kites) return;
-  __builtin_prefetch(&ctx.police[id], 1);
-  __builtin_prefetch(&ctx.kite_ctrs[id], 1);
+  PrefetchW(&ctx.police[id]);
+  PrefetchW(&ctx.kite_ctrs[id]);
   // Credit is read only for quota kites; the kite line was prefetched in pass 2.
-  if (ctx.tables->PeekKiteFlags(id) & KP_KITE_F_QUOTA) __builtin_prefetch(&ctx.credit[id]);
+  if (ctx.tables->PeekKiteFlags(id) & KP_KITE_F_QUOTA) Prefetch(&ctx.credit[id]);
 }
 
 void ProcessSubBurst(WorkerContext& ctx, PacketBuf* pkts, Outcome* outs, uint32_t n, uint64_t now_ns) {

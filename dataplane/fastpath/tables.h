@@ -37,6 +37,7 @@
 #include "backend_pick.h"
 #include "byteorder.h"
 #include "counters.h"
+#include "prefetch.h"
 
 extern "C" {
 #include "kp_ctl.h"
@@ -95,7 +96,7 @@ class Tables {
 
   // ---- readers (any thread, lock-free) --------------------------------
   static uint64_t HashKey(const kp_kite_key& key);
-  void PrefetchKiteSlot(uint64_t hash) const { __builtin_prefetch(&hash_[hash & hash_mask_]); }
+  void PrefetchKiteSlot(uint64_t hash) const { Prefetch(&hash_[hash & hash_mask_]); }
   // Kite id for `key` (pad must be zero), or 0.
   uint32_t LookupKite(const kp_kite_key& key, uint64_t hash) const;
   void PrefetchKite(uint32_t kite_id) const;
@@ -238,15 +239,15 @@ inline uint32_t Tables::LookupKite(const kp_kite_key& key, uint64_t hash) const 
 
 inline void Tables::PrefetchKite(uint32_t kite_id) const {
   if (kite_id < sizes_.max_kites) {
-    __builtin_prefetch(&kites_[kite_id]);
+    Prefetch(&kites_[kite_id]);
   }
 }
 
 inline void Tables::PrefetchSession(uint32_t session_id) const {
   uint32_t idx = session_id & KP_SESSION_INDEX_MASK;
   if (idx < sizes_.max_sessions) {
-    __builtin_prefetch(&sessions_[idx]);
-    __builtin_prefetch(&session_seq_[idx]);
+    Prefetch(&sessions_[idx]);
+    Prefetch(&session_seq_[idx]);
   }
 }
 
