@@ -186,12 +186,13 @@ void ParseAndClassify(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out)
   ctx.tables->PrefetchKiteSlot(w.hash);
 }
 
-// A core keeps only a couple of dozen cache misses in flight.  Asking for
-// all the lines of 32 packets at once (160 of them) did not get them there in
-// time: with a million kites, perf put 45 % of ProcessSubBurst's samples on the first
-// touch of the police line.  So pass 2 prefetches each packet's kite (the
-// first thing pass 3 reads) and pass 3 prefetches the per-core lines a few
-// packets ahead of the one it handles.
+// A core keeps only a couple of dozen cache misses in flight, so pass 2
+// prefetches each packet's kite line (the first thing pass 3 reads) and pass
+// 3 prefetches the per-core lines a few packets ahead of the one it handles.
+// (Measurements before 2026-11-22 that led here were taken while GCC
+// silently dropped the kite and session prefetches: see prefetch.h.  With
+// them back, looking kites up a fixed distance ahead inside pass 3 instead
+// of in a pass of their own was no better.)
 inline constexpr uint32_t kPerCoreAhead = 4;
 
 void PrefetchKiteEntry(const WorkerContext& ctx, uint32_t id) {
