@@ -217,10 +217,11 @@ static __always_inline __u32 kp_parse(struct xdp_md *ctx, struct kp_pkt *pkt)
 	pkt->frame_len = (__u32)(end - data);
 	if ((void *)(eth + 1) > end)
 		return KP_DROP_ETH_TRUNCATED;
-	/* each MAC as one word with the 2 bytes after it (the frame has 14) */
-	*(__u64 *)pkt->eth_dst = *(const __u64 *)eth->h_dest;
-	*(__u64 *)pkt->eth_src = *(const __u64 *)eth->h_source;
-	proto = eth->h_proto;
+	/* each MAC as one word with the 2 bytes after it (the frame has 14);
+	 * through `data`, not the packed struct ethhdr, or clang loads bytes */
+	*(__u64 *)pkt->eth_dst = *(const __u64 *)data;
+	*(__u64 *)pkt->eth_src = *(const __u64 *)(data + 6);
+	proto = *(const __be16 *)(data + 12); /* not eth->h_proto: packed, read bytewise */
 	pkt->l2_len = sizeof(*eth);
 	pkt->has_vlan = 0;
 	if (proto == bpf_htons(KP_ETH_P_8021AD))
