@@ -16,13 +16,14 @@
 // entries and per-core state between passes.  No allocation, locks,
 // syscalls, exceptions or logging.  The caller must report quiescence (RCU)
 // between bursts, never inside one.
-// Measured (fastpath_bench, 2026-11-22, 2-core VM loaded by parallel builds,
-// minimum CPU time of 6-10 runs): whole ProcessBurst, 18-byte payloads,
-// bursts of 32: encap 99-104 ns/packet and decap 98-105 ns/packet with 1 kite
-// (about 1.1 k instructions per packet under callgrind); with 1,000,000 kites
-// (8,192 distinct ones) and a random kite per packet 266-279 ns (encap) and
-// 163-185 ns (decap).  At the session's start, idle machine: 183 / 174 ns
-// with 1 kite.  See docs/performance.md.
+// Measured (fastpath_bench, 2026-11-22 02:58 UTC, load 0.7, CPU time per
+// packet, bursts of 32, min / median of 8 runs): 18-byte payloads with 1
+// kite, encap 119 / 131 ns and decap 130 / 135 ns (about 1,040 instructions
+// per encapsulated packet under callgrind); 1380-byte payloads, encap 198 /
+// 203 ns and decap 191 / 200 ns; with 1,000,000 kites (8,192 distinct ones,
+// a random kite per packet) encap 166-208 ns and decap 125-136 ns (3 runs).
+// Absolute figures move with the machine's load from hour to hour; the
+// before/after comparisons in docs/performance.md alternate two builds.
 #pragma once
 
 #include <cstdint>
