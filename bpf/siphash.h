@@ -22,13 +22,6 @@
 
 #include "kp_wire.h"
 
-/* Length of an IPv4 client's cookie input (kp_wire.h: bytes [8, 16) and
- * [28, 32) of the DATA header). */
-#define KP_COOKIE_INPUT4_BYTES 12u
-#ifdef KP_COOKIE_INPUT4_LEN
-_Static_assert(KP_COOKIE_INPUT4_LEN == KP_COOKIE_INPUT4_BYTES, "IPv4 cookie input");
-#endif
-
 #define KP_ROTL64(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
 
 #define KP_SIPROUND(v0, v1, v2, v3)                                           \
@@ -49,14 +42,13 @@ _Static_assert(KP_COOKIE_INPUT4_LEN == KP_COOKIE_INPUT4_BYTES, "IPv4 cookie inpu
 		v2 = KP_ROTL64(v2, 32);                                       \
 	} while (0)
 
-/* m0..m2: the input as three little-endian words, held in registers. */
-static __always_inline __u64 kp_siphash24_3w(__u64 k0, __u64 k1, __u64 m0, __u64 m1, __u64 m2)
-{
-	__u64 v0 = k0 ^ 0x736f6d6570736575ull;
-	__u64 v1 = k1 ^ 0x646f72616e646f6dull;
-	__u64 v2 = k0 ^ 0x6c7967656e657261ull;
-	__u64 v3 = k1 ^ 0x7465646279746573ull;
-	__u64 m;
+/* The shared steps: key setup, one compression (two rounds) of the word m,
+ * and the finalisation (four rounds); they work on v0..v3 in scope. */
+#define KP_SIP_INIT(k0, k1)                                                   \
+	__u64 v0 = (k0) ^ 0x736f6d6570736575ull;                              \
+	__u64 v1 = (k1) ^ 0x646f72616e646f6dull;                              \
+	__u64 v2 = (k0) ^ 0x6c7967656e657261ull;                              \
+	__u64 v3 = (k1) ^ 0x7465646279746573ull
 
 #define KP_SIP_C2(m)                                                          \
 	do {                                                                  \
@@ -65,45 +57,37 @@ static __always_inline __u64 kp_siphash24_3w(__u64 k0, __u64 k1, __u64 m0, __u64
 		KP_SIPROUND(v0, v1, v2, v3);                                  \
 		v0 ^= (m);                                                    \
 	} while (0)
+
+#define KP_SIP_FINISH()                                                       \
+	do {                                                                  \
+		v2 ^= 0xff;                                                   \
+		KP_SIPROUND(v0, v1, v2, v3);                                  \
+		KP_SIPROUND(v0, v1, v2, v3);                                  \
+		KP_SIPROUND(v0, v1, v2, v3);                                  \
+		KP_SIPROUND(v0, v1, v2, v3);                                  \
+	} while (0)
+
+/* m0..m2: the input as three little-endian words, held in registers. */
+static __always_inline __u64 kp_siphash24_3w(__u64 k0, __u64 k1, __u64 m0, __u64 m1, __u64 m2)
+{
+	KP_SIP_INIT(k0, k1);
+
 	KP_SIP_C2(m0);
 	KP_SIP_C2(m1);
 	KP_SIP_C2(m2);
-#undef KP_SIP_C2
-	m = (__u64)KP_COOKIE_INPUT_LEN << 56;
-	v3 ^= m;
-	KP_SIPROUND(v0, v1, v2, v3);
-	KP_SIPROUND(v0, v1, v2, v3);
-	v0 ^= m;
-	v2 ^= 0xff;
-	KP_SIPROUND(v0, v1, v2, v3);
-	KP_SIPROUND(v0, v1, v2, v3);
-	KP_SIPROUND(v0, v1, v2, v3);
-	KP_SIPROUND(v0, v1, v2, v3);
+	KP_SIP_C2((__u64)KP_COOKIE_INPUT_LEN << 56);
+	KP_SIP_FINISH();
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
 /* m0: input bytes [0, 8); tail: bytes [8, 12), both little endian. */
 static __always_inline __u64 kp_siphash24_12w(__u64 k0, __u64 k1, __u64 m0, __u32 tail)
 {
-	__u64 v0 = k0 ^ 0x736f6d6570736575ull;
-	__u64 v1 = k1 ^ 0x646f72616e646f6dull;
-	__u64 v2 = k0 ^ 0x6c7967656e657261ull;
-	__u64 v3 = k1 ^ 0x7465646279746573ull;
-	__u64 b = (__u64)KP_COOKIE_INPUT4_BYTES << 56 | tail;
+	KP_SIP_INIT(k0, k1);
 
-	v3 ^= m0;
-	KP_SIPROUND(v0, v1, v2, v3);
-	KP_SIPROUND(v0, v1, v2, v3);
-	v0 ^= m0;
-	v3 ^= b;
-	KP_SIPROUND(v0, v1, v2, v3);
-	KP_SIPROUND(v0, v1, v2, v3);
-	v0 ^= b;
-	v2 ^= 0xff;
-	KP_SIPROUND(v0, v1, v2, v3);
-	KP_SIPROUND(v0, v1, v2, v3);
-	KP_SIPROUND(v0, v1, v2, v3);
-	KP_SIPROUND(v0, v1, v2, v3);
+	KP_SIP_C2(m0);
+	KP_SIP_C2((__u64)KP_COOKIE_INPUT4_LEN << 56 | tail);
+	KP_SIP_FINISH();
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
