@@ -4,8 +4,7 @@
  * 128-bit key (k0 || k1, each little endian, as the reference implementation
  * lays out its key) of exactly 24 bytes given as three little-endian 64-bit
  * words in registers (the encap path builds them there: reading back a
- * header just written field by field would stall); kp_siphash24_24(k0, k1,
- * in) is the same over three words in memory.  kp_siphash24_12w(k0, k1, m0,
+ * header just written field by field would stall).  kp_siphash24_12w(k0, k1, m0,
  * tail) is SipHash-2-4 of exactly 12 bytes: the little-endian word m0, then
  * the 4 bytes of `tail` (little endian), also in registers: an IPv4
  * client's cookie input (DATA header bytes [8, 16) || [28, 32)), two
@@ -101,12 +100,6 @@ static __always_inline __u64 kp_cookie_words(__u64 k0, __u64 k1, __u8 family, __
 	if (family == KP_AF_INET)
 		return kp_siphash24_12w(k0, k1, w2, (__u32)(w4 >> 32));
 	return kp_siphash24_3w(k0, k1, w2, w3, w4);
-}
-
-/* in: three little-endian words (the host is little endian, as BPF on x86). */
-static __always_inline __u64 kp_siphash24_24(__u64 k0, __u64 k1, const __u64 in[3])
-{
-	return kp_siphash24_3w(k0, k1, in[0], in[1], in[2]);
 }
 
 #endif /* KP_BPF_SIPHASH_H */

@@ -6,8 +6,8 @@
 // tag whose little-endian serialisation is the reference output.
 // `SipHash24Cookie` / `SipHash24Words3` are the same function specialised to
 // 24 bytes (an IPv6 client's cookie input, kp_data_hdr bytes [8, 32)) and
-// `SipHash24Words12` to 12 (an IPv4 client's), fully unrolled.  Verified against the
-// paper's appendix vector and the reference implementation's vector table
+// `SipHash24Words12` to 12 (an IPv4 client's), fully unrolled.  Verified
+// against the paper's appendix vector and the reference implementation's vector table
 // (tests/unit/fastpath/siphash_test.cc).  Header-only so the compiler can
 // inline it into the per-packet loop.
 // Measured (fastpath_bench, 2026-11-22 02:11 UTC, load 1.4, min / median CPU time of 10 runs):
