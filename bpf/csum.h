@@ -30,22 +30,24 @@
 		__q > (void *)(end);                                          \
 	})
 
-static __always_inline __u16 kp_fold(__u64 s)
-{
-	s = (s & 0xffffffffull) + (s >> 32);
-	s = (s & 0xffffffffull) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)s;
-}
-
-/* The same residue modulo 0xffff in 32 bits: two of kp_fold's four steps,
- * for sums that are added to others before the final fold. */
+/* End-around-carry folds without a loop of masks (BPF has no rotate and no
+ * add-with-carry, so each halving step cost five instructions as mask,
+ * shift, add): s plus s rotated by 32 carries the sum of its two halves,
+ * end-around carry included, in its high half (7 instructions for 64 -> 32
+ * bits instead of 10); for x < 2^32, x * 0x10001 + (x >> 16) carries the
+ * end-around sum of its 16-bit halves in bits 16-31 (5 instead of 8).  Both
+ * give exactly the values of repeated halving: 0 only for 0, else the
+ * representative of its residue in [1, 2^n - 1] for n = 32 or 16. */
 static __always_inline __u32 kp_fold32(__u64 s)
 {
-	s = (s & 0xffffffffull) + (s >> 32);
-	s = (s & 0xffffffffull) + (s >> 32);
-	return (__u32)s;
+	return (s + (s << 32 | s >> 32)) >> 32;
+}
+
+static __always_inline __u16 kp_fold(__u64 s)
+{
+	__u64 x = kp_fold32(s);
+
+	return (__u16)((x * 0x10001 + (x >> 16)) >> 16);
 }
 
 /* a - b in ones' complement arithmetic, unfolded: b is a 32-bit partial sum
