@@ -108,7 +108,7 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 	void *end = (void *)(long)ctx->data_end;
 	__u8 *p = (void *)(long)ctx->data;
 	const struct kp_session *s;
-	const __u64 *w;
+	const __u64 *w, *sw;
 	__u64 want;
 	__u32 k;
 
@@ -131,9 +131,10 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 	s = kp_live_session(bpf_ntohl(dh->session_id), &sc->sess, KP_SESS_TUNNEL_BYTES);
 	if (!s)
 		return KP_DROP_TUN_UNKNOWN_SESSION;
+	/* the copy is 8-byte aligned (connector_addr at 8): whole-word loads */
+	sw = __builtin_assume_aligned(s, 8);
 	if (s->family != pkt->family || s->connector_port != pkt->sport ||
-	    *(const __u64 *)s->connector_addr != *(const __u64 *)pkt->src ||
-	    *(const __u64 *)(s->connector_addr + 8) != *(const __u64 *)(pkt->src + 8))
+	    sw[1] != *(const __u64 *)pkt->src || sw[2] != *(const __u64 *)(pkt->src + 8))
 		return KP_DROP_TUN_WRONG_SOURCE;
 	if (dh->client_family == KP_AF_INET) {
 		if (!kp_is_mapped4(dh->client_addr))
@@ -204,7 +205,9 @@ static __always_inline __u32 kp_classify(struct xdp_md *ctx, struct kp_pkt *pkt,
 					 struct kp_globals *g, __u32 *drop_kite)
 {
 	const struct kp_config *cfg;
-	struct kp_kite_key key __attribute__((aligned(8))) = {};
+	/* written whole before its one use (addr, then port, family and pad
+	 * as one word): not zeroed first, which clang did on every packet */
+	struct kp_kite_key key __attribute__((aligned(8)));
 	struct kp_scratch *sc;
 	__u32 r, *kite_id, id;
 	__u64 a0, a1;

@@ -105,6 +105,7 @@ static __always_inline __u32 kp_kite_idx_find(__u64 a0, __u64 a1, __u32 pf, stru
 	__u32 s0 = kp_kite_idx_pair(h), s1 = s0 | 1, id;
 	const __u64 *p0 = bpf_map_lookup_elem(&kp_kite_idx, &s0);
 	const __u64 *p1 = bpf_map_lookup_elem(&kp_kite_idx, &s1);
+	const __u64 *k;
 
 	if (!p0 || !p1)
 		return 0;
@@ -118,8 +119,10 @@ static __always_inline __u32 kp_kite_idx_find(__u64 a0, __u64 a1, __u32 pf, stru
 		return 0;
 	if (kp_kite_read(id, dst) || dst->state == KP_KITE_EMPTY)
 		return 0;
-	if (((const __u64 *)dst->key.addr)[0] != a0 || ((const __u64 *)dst->key.addr)[1] != a1 ||
-	    *(const __u32 *)&dst->key.port != pf)
+	/* dst is a map value, 8-byte aligned; without saying so clang splits
+	 * each word load in two (struct kp_kite is only 4-byte aligned) */
+	k = __builtin_assume_aligned(dst, 8);
+	if (k[0] != a0 || k[1] != a1 || *(const __u32 *)&dst->key.port != pf)
 		return 0;
 	return id;
 }
