@@ -15,9 +15,7 @@
 
 static __always_inline struct kp_globals *kp_globals_get(void)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&kp_globals, &zero);
+	return bpf_map_lookup_elem(&kp_globals, &kp_key0);
 }
 
 static __always_inline void kp_count(struct kp_globals *g, __u32 id, __u64 n)

@@ -129,9 +129,7 @@ static __always_inline __u32 kp_kite_idx_find(__u64 a0, __u64 a1, __u32 pf, stru
 
 static __always_inline struct kp_scratch *kp_scratch_get(void)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&kp_scratch, &zero);
+	return bpf_map_lookup_elem(&kp_scratch, &kp_key0);
 }
 
 #endif /* KP_BPF_SEQREAD_H */
