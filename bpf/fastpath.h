@@ -108,7 +108,8 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 	void *end = (void *)(long)ctx->data_end;
 	__u8 *p = (void *)(long)ctx->data;
 	const struct kp_session *s;
-	const __u64 *w, *sw;
+	const volatile __u64 *w;
+	const __u64 *sw;
 	__u64 want;
 	__u32 k;
 
@@ -148,7 +149,9 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 	 * (kp_wire.h); the mapped prefix in between is pinned by the family
 	 * check above (tunnel_bad_family), as the ABI says. */
 	k = dh->key_epoch & 1;
-	w = (const __u64 *)((__u8 *)dh + KP_COOKIE_INPUT_OFFSET);
+	/* volatile: loaded as the words just copied, where clang rebuilt the
+	 * first from the fields it had read for the checks (15 instructions) */
+	w = (const volatile __u64 *)((__u8 *)dh + KP_COOKIE_INPUT_OFFSET);
 	want = kp_cookie_words(cfg->cookie_keys[k][0], cfg->cookie_keys[k][1], dh->client_family,
 			       w[0], w[1], w[2]);
 	if (want != dh->cookie)
