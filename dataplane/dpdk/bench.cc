@@ -2,6 +2,8 @@
 #include "dataplane/dpdk/bench.h"
 
 #include <algorithm>
+#include <numeric>
+#include <random>
 #include <cstring>
 
 #include "byteorder.h"
@@ -131,11 +133,23 @@ absl::Status SetUpBench(DpdkBackend* backend, const AppOptions& opts, const uint
       batch.clear();
     }
   }
-  // Templates: up to 65,536 kites, spread evenly over 1..n.
+  // Templates: up to 65,536 distinct kites drawn at random from 1..n, in
+  // random order (fixed seed).  The worker reads the templates in sequence,
+  // as a NIC fills a ring, but the kites they name follow no pattern, so no
+  // hardware prefetcher can guess the next kite's lines (evenly spaced ids,
+  // as before 2026-11-22, gave the stride prefetcher a constant step through
+  // the kite, police and counter arrays).
   const uint32_t t = std::min<uint32_t>(n, 65536);
+  std::vector<uint32_t> ids(n);
+  std::iota(ids.begin(), ids.end(), 1u);
+  std::mt19937 rng(20261122);
+  for (uint32_t i = 0; i < t; i++) {  // the first t of a Fisher-Yates shuffle
+    std::uniform_int_distribution<uint32_t> pick(i, n - 1);
+    std::swap(ids[i], ids[pick(rng)]);
+  }
   const uint8_t payload[kPayload] = {'k', 'i', 't', 'e', 'p', 'l', 'a', 'n', 'e'};
   for (uint32_t i = 0; i < t; i++) {
-    const uint32_t id = 1 + static_cast<uint32_t>(uint64_t{i} * n / t);
+    const uint32_t id = ids[i];
     uint8_t a4[4];
     uint16_t port;
     KiteAddr(id, a4, &port);

@@ -13,7 +13,8 @@
 # schedstat CPU time of its rte-worker-1 thread, packets from its stats), so
 # time the thread spent preempted on a shared machine is not counted.  The
 # wall-clock figures (TSC; testpmd --record-core-cycles) are printed too.
-# Both directions, 1 kite and 1,000,000 kites (templates spread over 65,536).
+# Both directions, 1 kite and 1,000,000 kites (templates for 65,536 of them,
+# drawn at random, in random order).
 # Usage: dpdk_bench.sh DATAPLANE_BIN [PACKETS]
 set -euo pipefail
 dp_bin=$1
