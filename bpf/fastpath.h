@@ -109,7 +109,7 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 	__u8 *p = (void *)(long)ctx->data;
 	const struct kp_session *s;
 	const volatile __u64 *w;
-	const __u64 *sw;
+	const __u64 *ca;
 	__u64 want;
 	__u32 k;
 
@@ -132,10 +132,11 @@ static __always_inline __u32 kp_tunnel_check(struct xdp_md *ctx, const struct kp
 	s = kp_live_session(bpf_ntohl(dh->session_id), &sc->sess, KP_SESS_TUNNEL_BYTES);
 	if (!s)
 		return KP_DROP_TUN_UNKNOWN_SESSION;
-	/* the copy is 8-byte aligned (connector_addr at 8): whole-word loads */
-	sw = __builtin_assume_aligned(s, 8);
+	/* the copy is an 8-byte aligned map value and connector_addr sits at
+	 * offset 8: say so, or clang splits each word load in two */
+	ca = __builtin_assume_aligned(s->connector_addr, 8);
 	if (s->family != pkt->family || s->connector_port != pkt->sport ||
-	    sw[1] != *(const __u64 *)pkt->src || sw[2] != *(const __u64 *)(pkt->src + 8))
+	    ca[0] != *(const __u64 *)pkt->src || ca[1] != *(const __u64 *)(pkt->src + 8))
 		return KP_DROP_TUN_WRONG_SOURCE;
 	if (dh->client_family == KP_AF_INET) {
 		if (!kp_is_mapped4(dh->client_addr))

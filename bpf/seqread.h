@@ -3,8 +3,8 @@
  * API: kp_kite_read(kite_id, dst) and kp_session_read(index, dst, n) copy one
  * 64-byte entry of kp_kites (or the first n bytes of one of kp_sessions)
  * into dst (a map value: the per-CPU kp_scratch) and return 0, or -1 when
- * the entry could not be read consistently.  User space writes an entry through its mmap with a seqlock:
- * it makes the entry's sequence word odd, copies the 64 bytes, then stores
+ * the entry could not be read consistently.  User space writes an entry
+ * through its mmap with a seqlock: it makes the entry's sequence word odd, copies the 64 bytes, then stores
  * the next even value.  A reader takes the word, copies the entry, takes the
  * word again and accepts the copy only if both reads agree and are even.
  * It tries twice; if a writer is still busy the caller treats the entry as
@@ -121,7 +121,7 @@ static __always_inline __u32 kp_kite_idx_find(__u64 a0, __u64 a1, __u32 pf, stru
 		return 0;
 	/* dst is a map value, 8-byte aligned; without saying so clang splits
 	 * each word load in two (struct kp_kite is only 4-byte aligned) */
-	k = __builtin_assume_aligned(dst, 8);
+	k = __builtin_assume_aligned(dst->key.addr, 8);
 	if (k[0] != a0 || k[1] != a1 || *(const __u32 *)&dst->key.port != pf)
 		return 0;
 	return id;

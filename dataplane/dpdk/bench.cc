@@ -2,9 +2,9 @@
 #include "dataplane/dpdk/bench.h"
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 #include <random>
-#include <cstring>
 
 #include "byteorder.h"
 

@@ -189,7 +189,8 @@ Frames MakeFrames(Bench& b, bool decap, size_t count, size_t payload = 18) {
   for (size_t i = 0; i < count; ++i) {
     uint32_t kite = b.n_kites == 1 ? 1 : 1 + rng() % b.n_kites;
     uint32_t client = 1 + rng() % 60000;
-    f.templates.push_back(decap ? b.ConnectorFrame(kite, client, payload) : b.ClientFrame(kite, client, payload));
+    f.templates.push_back(decap ? b.ConnectorFrame(kite, client, payload)
+                                : b.ClientFrame(kite, client, payload));
   }
   f.Init();
   return f;
@@ -214,8 +215,16 @@ void BM_Encap(benchmark::State& s) { BM_ProcessBurst(s, false); }
 void BM_Decap(benchmark::State& s) { BM_ProcessBurst(s, true); }
 // Args: kites, client payload bytes (18: a 60-byte client frame; 1380: the
 // largest that still fits a 1500-byte MTU once encapsulated).
-BENCHMARK(BM_Encap)->Name("ProcessBurst/encap/kites_payload")->Args({1, 18})->Args({1000000, 18})->Args({1, 1380});
-BENCHMARK(BM_Decap)->Name("ProcessBurst/decap/kites_payload")->Args({1, 18})->Args({1000000, 18})->Args({1, 1380});
+BENCHMARK(BM_Encap)
+    ->Name("ProcessBurst/encap/kites_payload")
+    ->Args({1, 18})
+    ->Args({1000000, 18})
+    ->Args({1, 1380});
+BENCHMARK(BM_Decap)
+    ->Name("ProcessBurst/decap/kites_payload")
+    ->Args({1, 18})
+    ->Args({1000000, 18})
+    ->Args({1, 1380});
 
 void BM_RestoreOnly(benchmark::State& state) {
   Bench& b = Get(1);
@@ -226,7 +235,12 @@ void BM_RestoreOnly(benchmark::State& state) {
   }
   SetRates(state, state.iterations() * kBurst);
 }
-BENCHMARK(BM_RestoreOnly)->Name("RestoreOnly/decap_payload")->Args({0, 18})->Args({1, 18})->Args({0, 1380})->Args({1, 1380});
+BENCHMARK(BM_RestoreOnly)
+    ->Name("RestoreOnly/decap_payload")
+    ->Args({0, 18})
+    ->Args({1, 18})
+    ->Args({0, 1380})
+    ->Args({1, 1380});
 
 // ---- stages -------------------------------------------------------------
 
