@@ -262,6 +262,7 @@ void LaunchWorkers(Runtime* rt) {
     w.stats = &rt->glue;
     w.ctx = &rt->ctxs[i];
     w.fixed_now_ns = rt->opts.test_clock_ns;
+    w.port_mtu = rt->port->mtu();
     if (rt->opts.bench_packets != 0) {
       w.bench = BenchSource{rt->bench.ptrs.data(), rt->bench.lens.data(),
                             static_cast<uint32_t>(rt->bench.ptrs.size()), rt->opts.bench_packets,

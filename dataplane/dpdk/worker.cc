@@ -74,17 +74,43 @@ uint16_t Receive(const WorkerConfig& w, rte_mbuf** m, uint64_t* bench_left, uint
   return rte_eth_rx_burst(w.port, w.rxq, m, kBurst);
 }
 
-// Sends TX frames through the worker's queue or the I/O core's ring.
+// True when the frame's IP packet is longer than `mtu` (its L2 header is 14
+// bytes, 18 with a VLAN tag).
+bool OverMtu(const rte_mbuf* m, uint32_t mtu) {
+  if (m->pkt_len <= mtu + 14) return false;
+  const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
+  const bool tagged = m->data_len >= 14 && f[12] == 0x81 && f[13] == 0x00;
+  return !tagged || m->pkt_len > mtu + 18;
+}
+
+// Sends TX frames through the worker's queue or the I/O core's ring.  A port
+// stops a burst at the first frame it refuses.  When that frame is longer
+// than the port's MTU (the session's MTU may allow more than this port sends:
+// net_tap refuses such frames, while net_af_packet sends up to its kernel
+// interface's MTU whatever it reports) it is dropped as mtu_exceeded, also on
+// its kite, and the rest of the burst is offered again; any other refusal
+// drops the rest as tx_queue_full.  Only refused bursts pay for this.
 void Transmit(const WorkerConfig& w, rte_mbuf** tx, uint16_t n_tx) {
-  if (n_tx == 0) return;
-  uint16_t sent;
-  if (w.tx_ring != nullptr) {
-    sent = static_cast<uint16_t>(
-        rte_ring_mp_enqueue_burst(w.tx_ring, reinterpret_cast<void**>(tx), n_tx, nullptr));
-  } else {
-    sent = rte_eth_tx_burst(w.port, w.txq, tx, n_tx);
+  while (n_tx != 0) {
+    uint16_t sent;
+    if (w.tx_ring != nullptr) {
+      sent = static_cast<uint16_t>(
+          rte_ring_mp_enqueue_burst(w.tx_ring, reinterpret_cast<void**>(tx), n_tx, nullptr));
+    } else {
+      sent = rte_eth_tx_burst(w.port, w.txq, tx, n_tx);
+    }
+    if (sent == n_tx) return;
+    if (w.tx_ring != nullptr || !OverMtu(tx[sent], w.port_mtu)) {
+      CountUnsent(w.ctx, tx + sent, n_tx - sent, KP_DROP_TX_QUEUE_FULL);
+      return;
+    }
+    // The kite id rode in the mbuf's hash field (ForwardBurst).
+    const uint32_t kite_id = tx[sent]->hash.usr;
+    CountUnsent(w.ctx, tx + sent, 1, KP_DROP_MTU_EXCEEDED);
+    if (kite_id != 0) fp::Bump(w.ctx->kite_ctrs[kite_id].v[fp::KiteDropCounter(KP_DROP_MTU_EXCEEDED)]);
+    tx += sent + 1;
+    n_tx = static_cast<uint16_t>(n_tx - sent - 1);
   }
-  if (sent < n_tx) CountUnsent(w.ctx, tx + sent, n_tx - sent, KP_DROP_TX_QUEUE_FULL);
 }
 
 // Queues exception frames toward the kernel; frees them when there is none.
@@ -171,6 +197,7 @@ void ForwardBurst(const WorkerConfig& w, rte_mbuf** in, uint16_t n_in) {
         m[i]->data_off = static_cast<uint16_t>(pkts[i].off);
         m[i]->data_len = static_cast<uint16_t>(pkts[i].len);
         m[i]->pkt_len = pkts[i].len;
+        m[i]->hash.usr = outs[i].kite_id;  // for Transmit's accounting only
         tx[n_tx++] = m[i];
         break;
       case fp::Verdict::kException:

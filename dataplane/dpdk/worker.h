@@ -58,6 +58,10 @@ struct WorkerConfig {
   BenchSource bench;
   fp::WorkerContext* ctx = nullptr;
   uint64_t fixed_now_ns = 0;        // test only (--test-clock-ns): the fast path's clock
+  // The port's MTU as the PMD reports it: a frame the port refuses whose IP
+  // packet is longer counts as mtu_exceeded, not as a full queue (see
+  // Transmit in worker.cc).
+  uint32_t port_mtu = UINT16_MAX;
 };
 
 struct IoCoreConfig {

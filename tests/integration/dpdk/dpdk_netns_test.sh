@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# dpdk_netns_test.sh - kiteplane-dataplane (DPDK mode, net_af_packet or
-# net_af_xdp) in a network namespace, reached over a veth pair from a peer
-# namespace.
+# dpdk_netns_test.sh - kiteplane-dataplane (DPDK mode, net_af_packet,
+# net_af_xdp or net_tap) in a network namespace, reached from a peer
+# namespace over a veth pair (af_packet, af_xdp) or over the kernel side of
+# the net_tap port itself, moved into the peer namespace once the port runs.
 #
 # Checks: (1) ARP and ping from the peer reach the kernel through the
 # exception path (tap interface carrying the port's MAC and the front-end
@@ -18,8 +19,14 @@
 # exception MTU 9198.  PMD af_xdp: one AF_XDP socket on queue 0 of the veth
 # (copy mode: veth has no zero-copy); its UMEM chunk is one mempool object and
 # the kernel takes chunks of at most a 4 KiB page, so --max-frame 3560 (the
-# largest frame net_af_xdp advertises); exception MTU 3542.
-# Usage: dpdk_netns_test.sh DATAPLANE_BIN DP_CTL_TOOL [af_packet|af_xdp].
+# largest frame net_af_xdp advertises); exception MTU 3542.  PMD tap: the
+# port is a TAP interface the PMD creates in the data plane's namespace; the
+# test moves it to the peer namespace after start-up (the PMD keeps its file
+# descriptor, which is all its data path uses) and gives it the peer's
+# addresses, so the kernel there is the wire.  net_tap advertises 1522-byte
+# frames, so the port keeps MTU 1500, but it reads what the kernel side sends
+# into chained mbufs, up to that interface's MTU (3500 here).
+# Usage: dpdk_netns_test.sh DATAPLANE_BIN DP_CTL_TOOL [af_packet|af_xdp|tap].
 # Exits 77 without root, or (af_xdp) when AF_XDP sockets cannot be created
 # or the net_af_xdp PMD is not installed.
 set -euo pipefail
@@ -47,7 +54,11 @@ case $pmd in
     # The UMEM is locked memory.
     ulimit -l unlimited 2>/dev/null || true
     ;;
-  *) echo "usage: $0 DATAPLANE_BIN DP_CTL_TOOL [af_packet|af_xdp]"; exit 2 ;;
+  tap)
+    max_frame=9216
+    if [[ ! -c /dev/net/tun ]]; then echo "SKIP: no /dev/net/tun for net_tap"; exit 77; fi
+    ;;
+  *) echo "usage: $0 DATAPLANE_BIN DP_CTL_TOOL [af_packet|af_xdp|tap]"; exit 2 ;;
 esac
 exc_mtu=$((max_frame - 18))
 
@@ -77,25 +88,35 @@ wait_for() {
 
 ip netns add "$ns_dp"
 ip netns add "$ns_peer"
-ip link add va$$ type veth peer name vb$$
-ip link set va$$ netns "$ns_dp"
-ip link set vb$$ netns "$ns_peer"
+# The peer's side of the wire: vb$$ of a veth pair, or the net_tap port's
+# kernel interface kpw$$ (configured once the data plane has created it).
+if [[ $pmd == tap ]]; then
+  peer_if=kpw$$
+else
+  peer_if=vb$$
+  ip link add va$$ type veth peer name vb$$
+  ip link set va$$ netns "$ns_dp"
+  ip link set vb$$ netns "$ns_peer"
+  ip -n "$ns_dp" link set va$$ mtu 3500 up
+  ip netns exec "$ns_dp" ethtool -K va$$ rx off tx off >/dev/null 2>&1 || true
+fi
 ip -n "$ns_dp" link set lo up
-ip -n "$ns_dp" link set va$$ mtu 3500 up
 ip -n "$ns_peer" link set lo up
-ip -n "$ns_peer" addr add 198.51.100.2/24 dev vb$$
-ip -n "$ns_peer" addr add 198.51.100.7/24 dev vb$$
-ip -n "$ns_peer" link set vb$$ mtu 3500 up
-# The fast path verifies UDP checksums: no partial (offloaded) checksums.
-ip netns exec "$ns_peer" ethtool -K vb$$ tx off >/dev/null 2>&1 || true
-ip netns exec "$ns_dp" ethtool -K va$$ rx off tx off >/dev/null 2>&1 || true
+setup_peer() {
+  ip -n "$ns_peer" addr add 198.51.100.2/24 dev $peer_if
+  ip -n "$ns_peer" addr add 198.51.100.7/24 dev $peer_if
+  ip -n "$ns_peer" link set $peer_if mtu 3500 up
+  # The fast path verifies UDP checksums: no partial (offloaded) checksums.
+  ip netns exec "$ns_peer" ethtool -K $peer_if tx off >/dev/null 2>&1 || true
+}
+[[ $pmd == tap ]] || setup_peer
 
 sock=$tmp/ctl.sock
-if [[ $pmd == af_xdp ]]; then
-  vdev="net_af_xdp0,iface=va$$,start_queue=0,queue_count=1"
-else
-  vdev="net_af_packet0,iface=va$$,framesz=4096"
-fi
+case $pmd in
+  af_xdp) vdev="net_af_xdp0,iface=va$$,start_queue=0,queue_count=1" ;;
+  tap) vdev="net_tap0,iface=kpw$$" ;;
+  *) vdev="net_af_packet0,iface=va$$,framesz=4096" ;;
+esac
 ip netns exec "$ns_dp" "$dp_bin" -l 0,1 --no-huge --no-pci -m 512 --file-prefix=$tag \
   --log-level='*:warning' --vdev "$vdev" -- --max-frame $max_frame \
   --ctl-socket "$sock" --addr4 198.51.100.1/24 --tunnel-ports 7000 \
@@ -106,6 +127,11 @@ if ! wait_for 300 test -S "$sock"; then
   echo "FAIL: data plane did not come up"; cat "$tmp/dp.log"; exit 1
 fi
 grep "kiteplane-dataplane: port" "$tmp/dp.log" || true
+if [[ $pmd == tap ]]; then
+  ip -n "$ns_dp" link set kpw$$ netns "$ns_peer"
+  setup_peer
+  echo "ok: net_tap port's interface kpw$$ moved to the peer namespace"
+fi
 
 # (1) ARP + ping through the exception path.
 if ! ip netns exec "$ns_peer" ping -c 3 -i 0.2 -W 2 198.51.100.1 >"$tmp/ping.log" 2>&1; then
@@ -153,13 +179,30 @@ def relay(payload, what):
 
 
 relay(b"hello kite", "encapsulated datagram")
-relay(bytes((i * 7 + 3) & 0xFF for i in range(3000)),
-      "3,000-byte datagram (larger than a 2 KiB mbuf) encapsulated intact")
+if sys.argv[1] == "tap":
+    # The port's MTU is 1504: 1,400 bytes fit once encapsulated (1,468), 3,000
+    # do not, and must be counted (checked by the caller), not stall the port.
+    relay(bytes((i * 7 + 3) & 0xFF for i in range(1400)), "1,400-byte datagram encapsulated intact")
+    for _ in range(3):
+        c.sendto(bytes(3000), ("198.51.100.1", 5000))
+else:
+    relay(bytes((i * 7 + 3) & 0xFF for i in range(3000)),
+          "3,000-byte datagram (larger than a 2 KiB mbuf) encapsulated intact")
 EOF
-if ! ip netns exec "$ns_peer" "$py" "$tmp/conn.py"; then
+if ! ip netns exec "$ns_peer" "$py" "$tmp/conn.py" "$pmd"; then
   "$ctl_tool" "$sock" counters; cat "$tmp/dp.log"; exit 1
 fi
 "$ctl_tool" "$sock" counters | grep -q '^encap_packets' || { echo "FAIL: encap_packets not counted"; exit 1; }
+if [[ $pmd == tap ]]; then
+  # (6, tap) the 3 oversized frames: dropped as mtu_exceeded, never as a full queue.
+  if ! wait_for 50 bash -c "'$ctl_tool' '$sock' counters | grep -qx 'drop_mtu_exceeded 3'"; then
+    echo "FAIL: want 3 drop_mtu_exceeded"; "$ctl_tool" "$sock" counters; exit 1
+  fi
+  if "$ctl_tool" "$sock" counters | grep -q '^drop_tx_queue_full'; then
+    echo "FAIL: oversized frames counted as a full TX queue"; "$ctl_tool" "$sock" counters; exit 1
+  fi
+  echo "ok: 3,000-byte datagrams over the net_tap port's MTU 1504 counted as drop_mtu_exceeded"
+fi
 # (6) the exception interface carries the MTU of --max-frame (max frame - 18).
 if ! ip -n "$ns_dp" link show kpx$$ | grep -q "mtu $exc_mtu "; then
   echo "FAIL: exception interface MTU (want $exc_mtu)"; ip -n "$ns_dp" link show kpx$$; exit 1
@@ -172,6 +215,10 @@ if command -v dpdk-telemetry.py >/dev/null; then
   grep -q '"kite_rx_packets": [1-9]' <<<"$out" || { echo "FAIL: telemetry: $out"; exit 1; }
   out=$(echo '/kiteplane/stats' | dpdk-telemetry.py -f "$tag" 2>&1 | tail -1)
   grep -q '"encap_packets": [1-9]' <<<"$out" || { echo "FAIL: telemetry: $out"; exit 1; }
+  if [[ $pmd == tap ]]; then
+    out=$(echo '/kiteplane/kite,1' | dpdk-telemetry.py -f "$tag" 2>&1 | tail -1)
+    grep -q '"kite_dropped_other": 3' <<<"$out" || { echo "FAIL: kite's MTU drops: $out"; exit 1; }
+  fi
   echo "ok: telemetry /kiteplane/kite,1 and /kiteplane/stats"
 fi
 
