@@ -6,6 +6,7 @@
 //       keeping the data plane's own addresses and tunnel ports; the
 //       session's path MTU is MTU (default 1500)
 //   dp_ctl_tool SOCK counters      prints non-zero global counters and drops
+//   dp_ctl_tool SOCK delete-kite ID  deletes kite ID (after a grace period)
 //   dp_ctl_tool SOCK timing N      upserts N kites (ids 1..N), then times reading
 //                                  every kite's stats and dumping every kite
 #include <arpa/inet.h>
@@ -131,6 +132,12 @@ int main(int argc, char** argv) {
     return InstallKite(c->get(), argv + 3, static_cast<uint16_t>(std::atoi(argv[9])));
   }
   if (cmd == "counters") return PrintCounters(c->get());
+  if (cmd == "delete-kite" && argc == 4) {
+    const uint32_t id = static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10));
+    absl::Status st = (*c)->DeleteKites({&id, 1});
+    if (!st.ok()) std::fprintf(stderr, "dp_ctl_tool: %s\n", std::string(st.message()).c_str());
+    return st.ok() ? 0 : 1;
+  }
   if (cmd == "timing" && argc == 4) return Timing(c->get(), static_cast<uint32_t>(std::atoi(argv[3])));
   std::fprintf(stderr, "dp_ctl_tool: bad command\n");
   return 2;
