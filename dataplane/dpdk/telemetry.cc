@@ -32,6 +32,7 @@ int StatsCmd(const char*, const char*, rte_tel_data* d) {
   AddU64(d, "soft_rss_ring_full", g_glue->soft_rss_ring_full.load(std::memory_order_relaxed));
   AddU64(d, "kernel_tx", g_glue->kernel_tx.load(std::memory_order_relaxed));
   AddU64(d, "kernel_tx_dropped", g_glue->kernel_tx_dropped.load(std::memory_order_relaxed));
+  AddU64(d, "io_tx_dropped", g_glue->io_tx_dropped.load(std::memory_order_relaxed));
   return 0;
 }
 

@@ -131,9 +131,10 @@ void ToKernel(const WorkerConfig& w, rte_mbuf** exc, uint16_t n_exc) {
 }
 
 // Sends one burst queued on `ring` (single consumer) out of the port; what
-// the port does not take is freed and counted.  Returns the frames taken
-// off the ring, *sent those the port accepted.
-unsigned SendRingBurst(rte_ring* ring, uint16_t port, uint16_t txq, GlueStats* stats, uint16_t* sent) {
+// the port does not take is freed and counted in *dropped.  Returns the
+// frames taken off the ring, *sent those the port accepted.
+unsigned SendRingBurst(rte_ring* ring, uint16_t port, uint16_t txq, std::atomic<uint64_t>* dropped,
+                       uint16_t* sent) {
   rte_mbuf* m[kBurst];
   unsigned n = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(m), kBurst, nullptr);
   *sent = 0;
@@ -141,7 +142,7 @@ unsigned SendRingBurst(rte_ring* ring, uint16_t port, uint16_t txq, GlueStats* s
   *sent = rte_eth_tx_burst(port, txq, m, static_cast<uint16_t>(n));
   if (*sent < n) {
     rte_pktmbuf_free_bulk(m + *sent, n - *sent);
-    stats->kernel_tx_dropped.fetch_add(n - *sent, std::memory_order_relaxed);
+    dropped->fetch_add(n - *sent, std::memory_order_relaxed);
   }
   return n;
 }
@@ -150,7 +151,7 @@ unsigned SendRingBurst(rte_ring* ring, uint16_t port, uint16_t txq, GlueStats* s
 void DrainFromKernel(rte_ring* from_kernel, uint16_t port, uint16_t txq, GlueStats* stats) {
   if (from_kernel == nullptr) return;
   uint16_t sent;
-  SendRingBurst(from_kernel, port, txq, stats, &sent);
+  SendRingBurst(from_kernel, port, txq, &stats->kernel_tx_dropped, &sent);
   stats->kernel_tx.fetch_add(sent, std::memory_order_relaxed);
 }
 
@@ -292,12 +293,12 @@ int IoCoreMain(void* arg) {
       }
     }
     uint16_t sent;
-    SendRingBurst(io.tx_ring, io.port, 0, io.stats, &sent);
+    SendRingBurst(io.tx_ring, io.port, 0, &io.stats->io_tx_dropped, &sent);
     DrainFromKernel(io.from_kernel, io.port, 0, io.stats);
   }
   // The workers have stopped (see StopLcores): send what they left queued.
   uint16_t sent;
-  while (SendRingBurst(io.tx_ring, io.port, 0, io.stats, &sent) != 0) {
+  while (SendRingBurst(io.tx_ring, io.port, 0, &io.stats->io_tx_dropped, &sent) != 0) {
   }
   return 0;
 }

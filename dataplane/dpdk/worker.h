@@ -29,7 +29,10 @@ inline constexpr uint16_t kBurst = 32;
 struct alignas(64) GlueStats {
   std::atomic<uint64_t> soft_rss_ring_full{0};  // dropped before the fast path saw them
   std::atomic<uint64_t> kernel_tx{0};           // kernel frames sent out of the port
-  std::atomic<uint64_t> kernel_tx_dropped{0};
+  std::atomic<uint64_t> kernel_tx_dropped{0};   // kernel frames the port refused
+  // Soft RSS: forwarded frames the port refused at the I/O core, after their
+  // worker had counted them transmitted.
+  std::atomic<uint64_t> io_tx_dropped{0};
   std::atomic<uint64_t> bench_cycles{0};        // bench mode: TSC cycles in the loop
   std::atomic<uint64_t> bench_packets{0};
   std::atomic<uint64_t> bench_cpu_ns{0};        // bench mode: worker thread CPU time
