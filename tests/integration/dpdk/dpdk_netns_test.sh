@@ -26,6 +26,9 @@
 # addresses, so the kernel there is the wire.  net_tap advertises 1522-byte
 # frames, so the port keeps MTU 1500, but it reads what the kernel side sends
 # into chained mbufs, up to that interface's MTU (3500 here).
+# (7) With KP_TEST_LCORES giving two workers (e.g. "(0-2)@(0-1)") on a port
+# with RSS (tap: its kernel side spreads flows over the queues), datagrams of
+# 32 flows all arrive encapsulated and both workers' TX queues carried some.
 # Usage: dpdk_netns_test.sh DATAPLANE_BIN DP_CTL_TOOL [af_packet|af_xdp|tap].
 # Exits 77 without root, or (af_xdp) when AF_XDP sockets cannot be created
 # or the net_af_xdp PMD is not installed.
@@ -117,7 +120,7 @@ case $pmd in
   tap) vdev="net_tap0,iface=kpw$$" ;;
   *) vdev="net_af_packet0,iface=va$$,framesz=4096" ;;
 esac
-ip netns exec "$ns_dp" "$dp_bin" -l 0,1 --no-huge --no-pci -m 512 --file-prefix=$tag \
+ip netns exec "$ns_dp" "$dp_bin" --lcores "${KP_TEST_LCORES:-0,1}" --no-huge --no-pci -m 512 --file-prefix=$tag \
   --log-level='*:warning' --vdev "$vdev" -- --max-frame $max_frame \
   --ctl-socket "$sock" --addr4 198.51.100.1/24 --tunnel-ports 7000 \
   --gateway-mac neigh --gateway4 198.51.100.2 --exception tap --exception-iface kpx$$ \
@@ -208,6 +211,47 @@ if ! ip -n "$ns_dp" link show kpx$$ | grep -q "mtu $exc_mtu "; then
   echo "FAIL: exception interface MTU (want $exc_mtu)"; ip -n "$ns_dp" link show kpx$$; exit 1
 fi
 echo "ok: exception interface MTU $exc_mtu"
+
+# (7) several workers on hardware RSS (KP_TEST_LCORES="(0-2)@(0-1)" with the
+# tap PMD, whose kernel side spreads flows over its queues): datagrams from
+# 32 client ports all arrive encapsulated, and every worker transmitted on
+# its own queue (the port's per-queue counters through DPDK telemetry).
+if grep -q "hardware RSS, [2-9] worker" "$tmp/dp.log"; then
+  cat >"$tmp/flows.py" <<'EOF'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.51.100.7", 40000))
+s.settimeout(1.0)
+want = set(range(20000, 20032))
+clients = {}
+for port in want:
+    clients[port] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    clients[port].bind(("198.51.100.2", port))
+for _ in range(10):
+    for port in want:
+        clients[port].sendto(b"flow %d" % port, ("198.51.100.1", 5000))
+    try:
+        while want:
+            data, _ = s.recvfrom(65536)
+            want.discard(int.from_bytes(data[12:14], "big"))
+    except socket.timeout:
+        pass
+    if not want:
+        break
+assert not want, "no encapsulation for client ports %s" % sorted(want)
+print("ok: datagrams of 32 client ports encapsulated")
+EOF
+  ip netns exec "$ns_peer" "$py" "$tmp/flows.py" || { "$ctl_tool" "$sock" counters; exit 1; }
+  if ! command -v dpdk-telemetry.py >/dev/null; then
+    echo "FAIL: dpdk-telemetry.py (package dpdk) is needed to read the per-queue counters"; exit 1
+  fi
+  xs=$(echo '/ethdev/xstats,0' | dpdk-telemetry.py -f "$tag" 2>&1 | tail -1)
+  for q in 0 1; do
+    n=$(grep -o "\"tx_q${q}_packets\": [0-9]*" <<<"$xs" | awk '{print $2}')
+    [[ ${n:-0} -gt 0 ]] || { echo "FAIL: nothing sent on TX queue $q: $xs"; exit 1; }
+    echo "ok: TX queue $q sent $n frames"
+  done
+fi
 
 # (5) DPDK telemetry: the kite's counters through dpdk-telemetry.py.
 if command -v dpdk-telemetry.py >/dev/null; then
