@@ -93,11 +93,24 @@ absl::Status Server::Listen() {
   if (listen_fd_ < 0) return ErrnoError("socket for", options_.path);
   struct stat sb {};
   if (lstat(options_.path.c_str(), &sb) == 0 && S_ISSOCK(sb.st_mode)) {
-    unlink(options_.path.c_str());  // stale socket of a previous run
+    // A socket file left by a previous run is replaced; one that a running
+    // process still serves is not taken from it.
+    int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    bool live = probe >= 0 && connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    if (probe >= 0) close(probe);
+    if (live) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "control socket ", options_.path,
+          " is served by a running process (another data plane?): stop it or give another --ctl-socket"));
+    }
+    unlink(options_.path.c_str());
   }
   if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return ErrnoError("bind", options_.path);
+    return absl::InternalError(absl::StrCat("cannot create control socket ", options_.path, ": ",
+                                            std::strerror(errno),
+                                            " (--ctl-socket: its directory must exist and be writable)"));
   }
+  bound_ = true;
   if (chmod(options_.path.c_str(), options_.mode) != 0) return ErrnoError("chmod", options_.path);
   if (listen(listen_fd_, 8) != 0) return ErrnoError("listen", options_.path);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -114,10 +127,8 @@ absl::Status Server::Listen() {
 Server::~Server() {
   for (Conn& c : conns_) close(c.fd);
   if (epoll_fd_ >= 0) close(epoll_fd_);
-  if (listen_fd_ >= 0) {
-    close(listen_fd_);
-    unlink(options_.path.c_str());
-  }
+  if (listen_fd_ >= 0) close(listen_fd_);
+  if (bound_) unlink(options_.path.c_str());
 }
 
 int Server::Poll(int timeout_ms) {

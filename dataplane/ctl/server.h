@@ -110,6 +110,7 @@ class Server {
   ServerOptions options_;
   TableBackend* backend_;
   int listen_fd_ = -1;
+  bool bound_ = false;  // the socket file is ours to remove
   int epoll_fd_ = -1;
   std::vector<Conn> conns_;
   ServerStats stats_;
