@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "dataplane/ctl/protocol.h"
@@ -89,6 +90,10 @@ absl::Status Server::Listen() {
                      " bytes: '", options_.path, "'"));
   }
   std::memcpy(addr.sun_path, options_.path.data(), options_.path.size());
+  // The directory (e.g. /run/kiteplane, which a fresh boot does not have)
+  // is created as needed; a failure shows up at bind below.
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(options_.path).parent_path(), ec);
   listen_fd_ = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) return ErrnoError("socket for", options_.path);
   struct stat sb {};
@@ -108,7 +113,7 @@ absl::Status Server::Listen() {
   if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return absl::InternalError(absl::StrCat("cannot create control socket ", options_.path, ": ",
                                             std::strerror(errno),
-                                            " (--ctl-socket: its directory must exist and be writable)"));
+                                            " (--ctl-socket: its directory must be creatable and writable)"));
   }
   bound_ = true;
   if (chmod(options_.path.c_str(), options_.mode) != 0) return ErrnoError("chmod", options_.path);

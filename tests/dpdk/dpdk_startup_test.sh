@@ -3,9 +3,10 @@
 # each must exit with status 1 and a message that says what to fix, and
 # leave no process behind.  Cases: no port, a port id that does not exist,
 # an unknown option, a bad value, a mempool that does not fit the EAL
-# memory, an unknown EAL option, an unusable control socket path, a missing
-# config file, a control socket a running data plane serves, and a good
-# start that SIGTERM stops with status 0.
+# memory, an unknown EAL option, a control socket path under a regular
+# file, a missing config file, a control socket a running data plane
+# serves, and a good start (socket directories created) that SIGTERM stops
+# with status 0.
 # Usage: dpdk_startup_test.sh DATAPLANE_BIN
 set -uo pipefail
 dp_bin=$1
@@ -30,7 +31,8 @@ expect() {
   echo "ok: $name: $(grep -Em1 -- "$want" "$tmp/out")"
 }
 
-app=(--ctl-socket "$tmp/ctl.sock" --exception none)
+# The good start below also shows that missing directories of the socket path are created.
+app=(--ctl-socket "$tmp/run/kiteplane/ctl.sock" --exception none)
 expect "no port" "no ethdev port 0: give a device, e.g. --vdev" \
   "${eal[@]}" -m 256 --file-prefix=kps$$_1 -- "${app[@]}"
 expect "no such port" "no ethdev port 3: give a device" \
@@ -43,8 +45,9 @@ expect "mempool too big" "cannot create a mempool of 200000 mbufs.*raise EAL -m,
   "${eal[@]}" -m 64 --file-prefix=kps$$_5 --vdev net_null0 -- "${app[@]}" --mbufs 200000
 expect "unknown EAL option" "EAL init failed: .*check the EAL args" \
   -l 0,1 --no-huge --bogus-eal --file-prefix=kps$$_6 -- "${app[@]}"
-expect "control socket path" "cannot create control socket $tmp/no/such/dir/x.sock: No such file or directory \\(--ctl-socket: its directory must exist" \
-  "${eal[@]}" -m 256 --file-prefix=kps$$_7 --vdev net_null0 -- --ctl-socket "$tmp/no/such/dir/x.sock" \
+: >"$tmp/plainfile"
+expect "control socket path" "cannot create control socket $tmp/plainfile/x.sock: Not a directory \\(--ctl-socket" \
+  "${eal[@]}" -m 256 --file-prefix=kps$$_7 --vdev net_null0 -- --ctl-socket "$tmp/plainfile/x.sock" \
   --exception none
 expect "config file" "cannot read --config file $tmp/missing.conf" \
   "${eal[@]}" -m 256 --file-prefix=kps$$_8 --vdev net_null0 -- --config "$tmp/missing.conf"
@@ -55,13 +58,13 @@ expect "config file" "cannot read --config file $tmp/missing.conf" \
 n=$((n + 1))
 "$dp_bin" "${eal[@]}" -m 256 --file-prefix=kps$$_9 --vdev net_null0 -- "${app[@]}" >"$tmp/out" 2>&1 &
 pid=$!
-for _ in $(seq 300); do [[ -S $tmp/ctl.sock ]] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-if [[ ! -S $tmp/ctl.sock ]]; then
+for _ in $(seq 300); do [[ -S $tmp/run/kiteplane/ctl.sock ]] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if [[ ! -S $tmp/run/kiteplane/ctl.sock ]]; then
   echo "FAIL: good start: no control socket"; cat "$tmp/out"; kill -9 $pid 2>/dev/null; fail=1
 else
-  expect "control socket in use" "control socket $tmp/ctl.sock is served by a running process" \
+  expect "control socket in use" "control socket $tmp/run/kiteplane/ctl.sock is served by a running process" \
     "${eal[@]}" -m 256 --file-prefix=kps$$_10 --vdev net_null0 -- "${app[@]}"
-  [[ -S $tmp/ctl.sock ]] || { echo "FAIL: the running data plane lost its control socket"; fail=1; }
+  [[ -S $tmp/run/kiteplane/ctl.sock ]] || { echo "FAIL: the running data plane lost its control socket"; fail=1; }
   kill -TERM $pid
   for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
   if kill -0 $pid 2>/dev/null; then echo "FAIL: good start: still running after SIGTERM"; kill -9 $pid; fail=1; fi
