@@ -43,6 +43,12 @@ void Usage() {
                "       [--replace] [--pin-dir DIR]\n");
 }
 
+// Says what is wrong with an option and returns false.
+bool Bad(const std::string& option, const std::string& value, const char* want) {
+  std::fprintf(stderr, "kiteplane-dataplane xdp: %s '%s': %s\n", option.c_str(), value.c_str(), want);
+  return false;
+}
+
 bool ParseOptions(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; i++) {
     const std::string a = argv[i];
@@ -50,8 +56,12 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     auto val = [&]() -> std::string { return argv[++i]; };
     if (a == "--replace") {
       o->replace = true;
+    } else if (a != "--iface" && a != "--ctl-socket" && a != "--pin-dir" && a != "--max-kites" &&
+               a != "--max-sessions" && a != "--xdp-mode" && a != "--cpumap") {
+      std::fprintf(stderr, "kiteplane-dataplane xdp: unknown option %s\n", a.c_str());
+      return false;
     } else if (!has_val) {
-      std::fprintf(stderr, "xdp: option %s needs a value (or is unknown)\n", a.c_str());
+      std::fprintf(stderr, "kiteplane-dataplane xdp: option %s needs a value\n", a.c_str());
       return false;
     } else if (a == "--iface") {
       o->iface = val();
@@ -60,25 +70,29 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     } else if (a == "--pin-dir") {
       o->pin_dir = val();
     } else if (a == "--max-kites" || a == "--max-sessions") {
+      const std::string v = val();
       uint32_t n = 0;
-      if (!absl::SimpleAtoi(val(), &n)) return false;
+      if (!absl::SimpleAtoi(v, &n) || n == 0) return Bad(a, v, "want a positive integer");
       (a == "--max-kites" ? o->max_kites : o->max_sessions) = n;
     } else if (a == "--xdp-mode") {
       const std::string m = val();
-      if (m != "native" && m != "generic") return false;
+      if (m != "native" && m != "generic") return Bad(a, m, "want native or generic");
       o->mode = m == "native" ? XdpMode::kNative : XdpMode::kGeneric;
-    } else if (a == "--cpumap") {
-      for (absl::string_view c : absl::StrSplit(val(), ',', absl::SkipEmpty())) {
+    } else {  // --cpumap
+      const std::string v = val();
+      for (absl::string_view c : absl::StrSplit(v, ',', absl::SkipEmpty())) {
         uint32_t cpu = 0;
-        if (!absl::SimpleAtoi(c, &cpu)) return false;
+        if (!absl::SimpleAtoi(c, &cpu)) return Bad(a, v, "want a list of CPU numbers, e.g. 0,1");
         o->cpus.push_back(cpu);
       }
-    } else {
-      std::fprintf(stderr, "xdp: unknown option %s\n", a.c_str());
-      return false;
     }
   }
-  return !o->iface.empty() && !o->ctl_socket.empty();
+  if (o->iface.empty() || o->ctl_socket.empty()) {
+    std::fprintf(stderr, "kiteplane-dataplane xdp: %s is required\n",
+                 o->iface.empty() ? "--iface" : "--ctl-socket");
+    return false;
+  }
+  return true;
 }
 
 int Fail(const absl::Status& st) {

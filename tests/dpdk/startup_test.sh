@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# dpdk_startup_test.sh - start-up failures of kiteplane-dataplane (DPDK mode):
-# each must exit with status 1 and a message that says what to fix, and
-# leave no process behind.  Cases: no port, a port id that does not exist,
+# startup_test.sh - start-up failures of kiteplane-dataplane: each must exit
+# with a non-zero status (1 in DPDK mode, 1 or 2 for XDP-mode usage errors)
+# and a message that says what to fix, and leave no process behind.
+# DPDK mode:  Cases: no port, a port id that does not exist,
 # an unknown option, a bad value, a mempool that does not fit the EAL
 # memory, an unknown EAL option, a control socket path under a regular
 # file, a missing config file, a control socket a running data plane
 # serves, and a good start (socket directories created) that SIGTERM stops
-# with status 0.
-# Usage: dpdk_startup_test.sh DATAPLANE_BIN
+# with status 0.  XDP mode (no CAP_BPF needed: all fail before loading):
+# an unknown option, bad --max-kites / --xdp-mode / --cpumap values, a
+# missing --iface, and an interface that does not exist.
+# Usage: startup_test.sh DATAPLANE_BIN
 set -uo pipefail
 dp_bin=$1
 tmp=$(mktemp -d /tmp/kpstart.XXXXXX)
@@ -16,14 +19,16 @@ eal=(-l 0,1 --no-huge --no-pci --log-level='*:error')
 fail=0
 n=0
 
-# expect NAME WANT_REGEX ARGS...: exit status 1, stderr matching WANT_REGEX.
+# expect NAME WANT_REGEX ARGS...: exit status 1 (or $want_rc), stderr
+# matching WANT_REGEX.
+want_rc=1
 expect() {
   local name=$1 want=$2; shift 2
   n=$((n + 1))
   timeout 60 "$dp_bin" "$@" >"$tmp/out" 2>&1
   local rc=$?
-  if [[ $rc -ne 1 ]]; then
-    echo "FAIL: $name: exit status $rc, want 1"; cat "$tmp/out"; fail=1; return
+  if [[ $rc -ne $want_rc ]]; then
+    echo "FAIL: $name: exit status $rc, want $want_rc"; cat "$tmp/out"; fail=1; return
   fi
   if ! grep -Eq -- "$want" "$tmp/out"; then
     echo "FAIL: $name: no message matching /$want/:"; cat "$tmp/out"; fail=1; return
@@ -71,5 +76,16 @@ else
   wait $pid; rc=$?
   if [[ $rc -eq 0 ]]; then echo "ok: good start, SIGTERM: status 0"; else echo "FAIL: SIGTERM: status $rc"; cat "$tmp/out"; fail=1; fi
 fi
+# XDP mode: usage errors exit 2, a missing interface 1.
+want_rc=2
+x=(xdp --iface lo --ctl-socket "$tmp/xdp.sock")
+expect "xdp: unknown option" "xdp: unknown option --bogus" "${x[@]}" --bogus
+expect "xdp: bad --max-kites" "xdp: --max-kites 'abc': want a positive integer" "${x[@]}" --max-kites abc
+expect "xdp: bad --xdp-mode" "xdp: --xdp-mode 'fast': want native or generic" "${x[@]}" --xdp-mode fast
+expect "xdp: bad --cpumap" "xdp: --cpumap 'a,b': want a list of CPU numbers" "${x[@]}" --cpumap a,b
+expect "xdp: no --iface" "xdp: --iface is required" xdp --ctl-socket "$tmp/xdp.sock"
+want_rc=1
+expect "xdp: no such interface" "xdp: no interface kpnone$$" xdp --iface kpnone$$ --ctl-socket "$tmp/xdp.sock"
+
 [[ $fail -eq 0 ]] && echo "$n of $n start-up cases behave" 
 exit $fail
