@@ -33,6 +33,7 @@
 # Exits 77 without root, or (af_xdp) when AF_XDP sockets cannot be created
 # or the net_af_xdp PMD is not installed.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 dp_bin=$1
 ctl_tool=$2
 pmd=${3:-af_packet}
@@ -71,23 +72,12 @@ ns_peer=${tag}peer
 tmp=$(mktemp -d /tmp/${tag}.XXXXXX)
 dp_pid=
 cleanup() {
-  if [[ -n $dp_pid ]] && kill -0 "$dp_pid" 2>/dev/null; then
-    kill "$dp_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$dp_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$dp_pid" 2>/dev/null || true
-  fi
+  stop_pid "$dp_pid"
   ip netns del "$ns_dp" 2>/dev/null || true
   ip netns del "$ns_peer" 2>/dev/null || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-# Waits up to $1 tenths of a second for command "$2..." to succeed.
-wait_for() {
-  local n=$1; shift
-  for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
 
 ip netns add "$ns_dp"
 ip netns add "$ns_peer"
@@ -267,10 +257,5 @@ if command -v dpdk-telemetry.py >/dev/null; then
 fi
 
 # (4) clean shutdown.
-kill -TERM "$dp_pid"
-for _ in $(seq 100); do kill -0 "$dp_pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$dp_pid" 2>/dev/null; then echo "FAIL: did not stop on SIGTERM"; exit 1; fi
-wait "$dp_pid" && rc=0 || rc=$?
+expect_clean_stop "$dp_pid" "$tmp/dp.log" || exit 1
 dp_pid=
-[[ $rc -eq 0 ]] || { echo "FAIL: exit status $rc"; cat "$tmp/dp.log"; exit 1; }
-echo "ok: clean shutdown"

@@ -19,6 +19,7 @@
 # (it loops back to the kernel as it was); SIGTERM stops the process cleanly.
 # Usage: dpdk_ring_test.sh DATAPLANE_BIN DP_CTL_TOOL.  Exits 77 without root.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 dp_bin=$1
 ctl_tool=$2
 py=/usr/bin/python3
@@ -31,21 +32,11 @@ ns=${tag}ns
 tmp=$(mktemp -d /tmp/${tag}.XXXXXX)
 dp_pid=
 cleanup() {
-  if [[ -n $dp_pid ]] && kill -0 "$dp_pid" 2>/dev/null; then
-    kill "$dp_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$dp_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$dp_pid" 2>/dev/null || true
-  fi
+  stop_pid "$dp_pid"
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$tmp" "/var/run/dpdk/$tag"
 }
 trap cleanup EXIT
-
-wait_for() {  # tenths of a second, command...
-  local n=$1; shift
-  for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
 
 ip netns add "$ns"
 ip -n "$ns" link set lo up
@@ -152,10 +143,5 @@ fi
 encaps2=$("$ctl_tool" "$sock" counters | awk '$1 == "encap_packets" { print $2 }')
 [[ $encaps2 -eq $encaps ]] || { echo "FAIL: encap_packets moved after the delete"; exit 1; }
 
-kill -TERM "$dp_pid"
-for _ in $(seq 100); do kill -0 "$dp_pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$dp_pid" 2>/dev/null; then echo "FAIL: did not stop on SIGTERM"; exit 1; fi
-wait "$dp_pid" && rc=0 || rc=$?
+expect_clean_stop "$dp_pid" "$tmp/dp.log" || exit 1
 dp_pid=
-[[ $rc -eq 0 ]] || { echo "FAIL: exit status $rc"; cat "$tmp/dp.log"; exit 1; }
-echo "ok: clean shutdown"
