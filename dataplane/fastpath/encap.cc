@@ -12,17 +12,15 @@
 namespace kp::fp {
 namespace {
 
-uint32_t WriteL2(uint8_t* p, const L2Out& l2, uint8_t family) {
-  std::memcpy(p, l2.dst, 6);
-  std::memcpy(p + 6, l2.src, 6);
+uint32_t WriteL2(uint8_t* p, const L2Head& l2, uint8_t family) {
+  StoreRaw<uint64_t>(p, l2.macs);
+  StoreRaw<uint32_t>(p + 8, l2.macs_tail);
   uint16_t type = family == KP_AF_INET6 ? kEthTypeIp6 : kEthTypeIp4;
-  if (!l2.has_vlan) {
+  if (l2.tag == 0) {
     StoreBe16(p + 12, type);
     return kEthHdrLen;
   }
-  StoreBe16(p + 12, kEthTypeVlan);
-  p[14] = l2.tci[0];
-  p[15] = l2.tci[1];
+  StoreRaw<uint32_t>(p + 12, l2.tag);
   StoreBe16(p + 16, type);
   return kEthHdrLen + kVlanHdrLen;
 }
@@ -81,8 +79,8 @@ kp_drop_reason EncapCheck(const PacketBuf& pkt, const Parsed& p, const kp_sessio
   return KP_DROP_NONE;
 }
 
-void EncapToConnector(PacketBuf& pkt, const Parsed& p, const kp_session& s, const kp_config& cfg,
-                      uint32_t kite_id, const L2Out& l2) {
+void EncapToConnector(PacketBuf& pkt, const Parsed& p, const kp_session& s, const SipHashKey& key,
+                      uint8_t key_epoch, uint32_t kite_id, const L2Head& l2) {
   uint32_t l2_len = p.has_vlan ? kEthHdrLen + kVlanHdrLen : kEthHdrLen;
   uint32_t ip_len = IpHdrLen(s.family);
   uint32_t head = l2_len + ip_len + KP_UDP_HDR_LEN + sizeof(kp_data_hdr);
@@ -96,10 +94,9 @@ void EncapToConnector(PacketBuf& pkt, const Parsed& p, const kp_session& s, cons
   uint64_t w0 = uint64_t{KP_MAGIC} | uint64_t{KP_PROTO_VERSION} << 8 | uint64_t{KP_MSG_DATA} << 16 |
                 uint64_t{KP_F_FROM_FRONTEND} << 24 | uint64_t{Bswap32(s.session_id)} << 32;
   uint64_t w1 = uint64_t{Bswap32(kite_id)} | uint64_t{p.sport_be} << 32 | uint64_t{p.family} << 48 |
-                uint64_t{cfg.key_epoch} << 56;
+                uint64_t{key_epoch} << 56;
   uint64_t w2 = LoadRaw<uint64_t>(p.src), w3 = LoadRaw<uint64_t>(p.src + 8);
-  const __u64* k = cfg.cookie_keys[cfg.key_epoch & 1];
-  uint64_t w4 = CookieOfWords(k[0], k[1], w1, w2, w3);
+  uint64_t w4 = CookieOfWords(key, w1, w2, w3);
   StoreRaw<uint64_t>(d, w0);
   StoreRaw<uint64_t>(d + 8, w1);
   StoreRaw<uint64_t>(d + 16, w2);
@@ -114,7 +111,7 @@ void EncapToConnector(PacketBuf& pkt, const Parsed& p, const kp_session& s, cons
   pkt.len = head + p.payload_len;
 }
 
-void DecapToClient(PacketBuf& pkt, const Parsed& p, const DataFields& f, const kp_kite& kite, const L2Out& l2) {
+void DecapToClient(PacketBuf& pkt, const Parsed& p, const DataFields& f, const kp_kite& kite, const L2Head& l2) {
   uint32_t l2_len = p.has_vlan ? kEthHdrLen + kVlanHdrLen : kEthHdrLen;
   uint8_t family = f.client_family;
   uint32_t head = l2_len + IpHdrLen(family) + KP_UDP_HDR_LEN;

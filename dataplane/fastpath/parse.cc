@@ -112,8 +112,7 @@ ParseResult Parse(const uint8_t* frame, uint32_t len, Parsed* out) {
     type = LoadBe16(frame + 16);
     if (type == kEthTypeVlan || type == kEthTypeQinQ) return Drop(KP_DROP_VLAN_STACKED);
     out->has_vlan = true;
-    out->vlan_tci[0] = frame[14];
-    out->vlan_tci[1] = frame[15];
+    StoreRaw<uint16_t>(out->vlan_tci, LoadRaw<uint16_t>(frame + 14));  // one store: read back as one
     out->l3_off = kEthHdrLen + kVlanHdrLen;
   }
   if (type == kEthTypeIp4) return ParseIp4(frame, len, out);

@@ -6,6 +6,7 @@
 // order and account.  Nothing here allocates, locks or makes a syscall.
 #include "pipeline.h"
 
+#include <cstddef>
 #include <cstring>
 
 #include "backend_pick.h"
@@ -42,27 +43,29 @@ void ToKernel(WorkerContext& ctx, Outcome& out, kp_counter_id extra) {
 }
 
 void Transmit(WorkerContext& ctx, Outcome& out, const PacketBuf& pkt, uint32_t kite_id) {
-  Bump(ctx.ctrs->ctr[KP_CTR_TX_PKTS]);
-  Bump(ctx.ctrs->ctr[KP_CTR_TX_BYTES], pkt.len);
+  ++ctx.tally.tx_pkts;
+  ctx.tally.tx_bytes += pkt.len;
   out = {Verdict::kTx, KP_DROP_NONE, kite_id};
 }
 
 // Section 6.  `s` is the session toward a connector, nullptr toward a client.
-bool ResolveL2(const WorkerContext& ctx, const uint8_t* frame, const Parsed& p, const kp_session* s, L2Out* l2) {
-  const kp_config& cfg = ctx.config;
+// The session copy was written in 8-byte words, so its next-hop MAC (bytes
+// 44..49) is put together from the two words it straddles.
+bool ResolveL2(const WorkerContext& ctx, const uint8_t* frame, const Parsed& p, const kp_session* s, L2Head* l2) {
+  static_assert(offsetof(kp_session, nexthop_mac) == 44);
+  uint64_t dst;
   if (s != nullptr && (s->flags & KP_SESSION_F_NEXTHOP)) {
-    std::memcpy(l2->dst, s->nexthop_mac, 6);
-  } else if (cfg.gateway_mac_valid == 1) {
-    std::memcpy(l2->dst, cfg.gateway_mac, 6);
-  } else if (cfg.gateway_mac_valid == 2) {
-    std::memcpy(l2->dst, frame + 6, 6);
+    const auto* b = reinterpret_cast<const uint8_t*>(s);
+    dst = LoadRaw<uint64_t>(b + 40) >> 32 | (LoadRaw<uint64_t>(b + 48) & 0xffff) << 32;
+  } else if (ctx.config.gateway_mac_valid == 1) {
+    dst = ctx.gateway_mac;
+  } else if (ctx.config.gateway_mac_valid == 2) {
+    dst = LoadRaw<uint64_t>(frame + 6) & kMac48Mask;
   } else {
     return false;
   }
-  std::memcpy(l2->src, ctx.own_mac_zero ? frame : cfg.own_mac, 6);
-  l2->has_vlan = p.has_vlan;
-  l2->tci[0] = p.vlan_tci[0];
-  l2->tci[1] = p.vlan_tci[1];
+  uint64_t src = ctx.own_mac_zero ? LoadRaw<uint64_t>(frame) & kMac48Mask : ctx.own_mac;
+  *l2 = MakeL2Head(dst, src, p.has_vlan, p.has_vlan ? LoadRaw<uint16_t>(p.vlan_tci) : 0);
   return true;
 }
 
@@ -88,13 +91,13 @@ void HandleKite(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out, uint6
   kp_drop_reason r = PoliceRate(kite, cfg.n_workers, police, p.payload_len, now_ns);
   if (r == KP_DROP_NONE) r = EncapCheck(pkt, p, sess);
   if (r != KP_DROP_NONE) return Drop(ctx, out, r, id);
-  L2Out l2;
+  L2Head l2;
   if (!ResolveL2(ctx, pkt.data(), p, &sess, &l2)) return Drop(ctx, out, KP_DROP_NO_NEXTHOP, id);
-  EncapToConnector(pkt, p, sess, cfg, id, l2);
+  EncapToConnector(pkt, p, sess, ctx.cookie_keys.k[cfg.key_epoch & 1], cfg.key_epoch, id, l2);
   AccountBytes(police, p.payload_len);
   Bump(ctx.kite_ctrs[id].v[KP_KCTR_RX_PKTS]);
   Bump(ctx.kite_ctrs[id].v[KP_KCTR_RX_BYTES], p.payload_len);
-  Bump(ctx.ctrs->ctr[KP_CTR_ENCAP_PKTS]);
+  ++ctx.tally.encap_pkts;
   Transmit(ctx, out, pkt, id);
 }
 
@@ -117,7 +120,7 @@ kp_drop_reason CheckTunnel(const WorkerContext& ctx, const Parsed& p, const uint
     return KP_DROP_TUN_WRONG_SOURCE;
   bool family_ok = f.client_family == KP_AF_INET6 || (f.client_family == KP_AF_INET && IsIp4Mapped(f.client_addr));
   if (!family_ok) return KP_DROP_TUN_BAD_FAMILY;
-  if (static_cast<uint8_t>(cfg.key_epoch - f.key_epoch) > 1 || FlowCookie(cfg, hdr) != f.cookie)
+  if (static_cast<uint8_t>(cfg.key_epoch - f.key_epoch) > 1 || FlowCookie(ctx.cookie_keys, hdr) != f.cookie)
     return KP_DROP_TUN_BAD_COOKIE;
   // Until the kite is proven to belong to the session it is not charged.
   if (!t.ReadKite(f.kite_id, kite) || !KiteServedBy(*kite, f.session_id)) return KP_DROP_TUN_KITE_NOT_IN_SESSION;
@@ -150,20 +153,19 @@ void HandleTunnel(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out, uin
   if (!QuotaAllows(kite, police, ctx.credit[id])) return Drop(ctx, out, KP_DROP_QUOTA_EXHAUSTED, id);
   r = PoliceRate(kite, cfg.n_workers, police, payload, now_ns);
   if (r != KP_DROP_NONE) return Drop(ctx, out, r, id);
-  L2Out l2;
+  L2Head l2;
   if (!ResolveL2(ctx, pkt.data(), p, nullptr, &l2)) return Drop(ctx, out, KP_DROP_NO_NEXTHOP, id);
   DecapToClient(pkt, p, f, kite, l2);
   AccountBytes(police, payload);
   Bump(ctx.kite_ctrs[id].v[KP_KCTR_TX_PKTS]);
   Bump(ctx.kite_ctrs[id].v[KP_KCTR_TX_BYTES], payload);
-  Bump(ctx.ctrs->ctr[KP_CTR_DECAP_PKTS]);
+  ++ctx.tally.decap_pkts;
   Transmit(ctx, out, pkt, id);
 }
 
 // Pass 1: parse and classify one frame.
 void ParseAndClassify(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out) {
-  Bump(ctx.ctrs->ctr[KP_CTR_RX_PKTS]);
-  Bump(ctx.ctrs->ctr[KP_CTR_RX_BYTES], pkt.len);
+  ctx.tally.rx_bytes += pkt.len;  // rx_packets: the whole burst, in ProcessBurst
   w.kind = Kind::kDone;
   ParseResult pr = Parse(pkt.data(), pkt.len, &w.p);
   if (pr.status() == ParseStatus::kDrop) return Drop(ctx, out, pr.reason(), 0);
@@ -233,7 +235,22 @@ void ProcessSubBurst(WorkerContext& ctx, PacketBuf* pkts, Outcome* outs, uint32_
   }
 }
 
-bool IsZeroMac(const uint8_t* m) { return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0; }
+uint64_t Mac48(const uint8_t* m) {
+  uint64_t v = 0;
+  std::memcpy(&v, m, 6);
+  return v;
+}
+
+// Copies the config and rebuilds everything derived from it.
+void RefreshConfig(WorkerContext& ctx) {
+  ctx.config_seq = ctx.tables->ReadConfig(&ctx.config);
+  ctx.addrs.Build(ctx.config);
+  ctx.own_mac = Mac48(ctx.config.own_mac);
+  ctx.own_mac_zero = ctx.own_mac == 0;
+  ctx.gateway_mac = Mac48(ctx.config.gateway_mac);
+  ctx.cookie_keys = PrepareCookieKeys(ctx.config);
+  ctx.config_valid = true;
+}
 
 }  // namespace
 
@@ -244,27 +261,26 @@ void InitWorkerContext(WorkerContext& ctx, Tables& tables, uint32_t core) {
   ctx.credit = tables.CreditOf(core);
   ctx.kite_ctrs = tables.KiteCountersOf(core);
   ctx.ctrs = tables.CountersOf(core);
-  ctx.config_seq = tables.ReadConfig(&ctx.config);
-  ctx.addrs.Build(ctx.config);
-  ctx.own_mac_zero = IsZeroMac(ctx.config.own_mac);
-  ctx.config_valid = true;
+  RefreshConfig(ctx);
 }
 
 uint32_t ProcessBurst(WorkerContext& ctx, std::span<PacketBuf> pkts, std::span<Outcome> outcomes, uint64_t now_ns) {
-  if (!ctx.config_valid || ctx.tables->ConfigSeq() != ctx.config_seq) {
-    ctx.config_seq = ctx.tables->ReadConfig(&ctx.config);
-    ctx.addrs.Build(ctx.config);
-    ctx.own_mac_zero = IsZeroMac(ctx.config.own_mac);
-    ctx.config_valid = true;
-  }
+  if (!ctx.config_valid || ctx.tables->ConfigSeq() != ctx.config_seq) RefreshConfig(ctx);
   size_t n = pkts.size() < outcomes.size() ? pkts.size() : outcomes.size();
+  ctx.tally = {};
   for (size_t i = 0; i < n; i += kSubBurst) {
     uint32_t m = static_cast<uint32_t>(n - i < kSubBurst ? n - i : kSubBurst);
     ProcessSubBurst(ctx, pkts.data() + i, outcomes.data() + i, m, now_ns);
   }
-  uint32_t tx = 0;
-  for (size_t i = 0; i < n; ++i) tx += outcomes[i].verdict == Verdict::kTx;
-  return tx;
+  const WorkerContext::Tally& t = ctx.tally;
+  CoreCounters& c = *ctx.ctrs;
+  Bump(c.ctr[KP_CTR_RX_PKTS], n);
+  Bump(c.ctr[KP_CTR_RX_BYTES], t.rx_bytes);
+  Bump(c.ctr[KP_CTR_TX_PKTS], t.tx_pkts);
+  Bump(c.ctr[KP_CTR_TX_BYTES], t.tx_bytes);
+  Bump(c.ctr[KP_CTR_ENCAP_PKTS], t.encap_pkts);
+  Bump(c.ctr[KP_CTR_DECAP_PKTS], t.decap_pkts);
+  return static_cast<uint32_t>(t.tx_pkts);  // Transmit is the only way to Verdict::kTx
 }
 
 }  // namespace kp::fp

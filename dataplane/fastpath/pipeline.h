@@ -31,6 +31,7 @@
 
 #include "classify.h"
 #include "counters.h"
+#include "encap.h"
 #include "packet.h"
 #include "tables.h"
 
@@ -54,6 +55,17 @@ struct alignas(64) WorkerContext {
   kp_config config = {};  // private copy, read without synchronisation
   AddrMatcher addrs;      // `config`'s own addresses and bogons, compiled
   bool own_mac_zero = true;  // `config.own_mac` unset: reply from the frame's destination MAC
+  // Per-packet forms of `config`, rebuilt with it: the prepared cookie keys
+  // and the gateway and own MACs as the low 48 bits of a word.
+  CookieKeys cookie_keys = {};
+  uint64_t gateway_mac = 0;
+  uint64_t own_mac = 0;
+  // This burst's additions to the busiest global counters, kept in plain
+  // fields and added to `ctrs` once at the end of ProcessBurst (so the
+  // control thread sees whole bursts, as it did when each frame moved them).
+  struct Tally {
+    uint64_t rx_bytes, tx_pkts, tx_bytes, encap_pkts, decap_pkts;
+  } tally = {};
 };
 
 // Binds `ctx` to core `core` (< tables.sizes().n_workers).
