@@ -30,7 +30,7 @@ uint32_t WriteL2(uint8_t* p, const L2Head& l2, uint8_t family) {
 // Each header is composed in registers, summed there and stored once: summing
 // bytes just stored field by field stalled on store forwarding and cost about
 // a quarter of the whole encapsulation path.
-void WriteIpUdp(uint8_t* ip, uint8_t family, const uint8_t* src16, const uint8_t* dst16, uint16_t sport_be,
+[[gnu::always_inline]] inline void WriteIpUdp(uint8_t* ip, uint8_t family, const uint8_t* src16, const uint8_t* dst16, uint16_t sport_be,
                 uint16_t dport_be, uint32_t udp_len, uint64_t inner_sum) {
   uint8_t* udp;
   uint64_t sum;
@@ -68,16 +68,6 @@ void WriteIpUdp(uint8_t* ip, uint8_t family, const uint8_t* src16, const uint8_t
 }
 
 }  // namespace
-
-kp_drop_reason EncapCheck(const PacketBuf& pkt, const Parsed& p, const kp_session& s) {
-  uint32_t mtu = s.mtu ? s.mtu : 1500;
-  uint32_t ip_len = EncapIpLen(p, s.family);
-  if (ip_len > mtu) return KP_DROP_MTU_EXCEEDED;
-  uint32_t head = (p.has_vlan ? kEthHdrLen + kVlanHdrLen : kEthHdrLen) + ip_len - p.payload_len;
-  uint64_t payload_abs = uint64_t{pkt.off} + p.payload_off;
-  if (payload_abs < head) return KP_DROP_NO_HEADROOM;
-  return KP_DROP_NONE;
-}
 
 void EncapToConnector(PacketBuf& pkt, const Parsed& p, const kp_session& s, const SipHashKey& key,
                       uint8_t key_epoch, uint32_t kite_id, const L2Head& l2) {

@@ -137,7 +137,16 @@ inline uint32_t EncapIpLen(const Parsed& p, uint8_t outer_family) {
 }
 
 // Section 3 step 7: KP_DROP_NONE, KP_DROP_MTU_EXCEEDED or KP_DROP_NO_HEADROOM.
-kp_drop_reason EncapCheck(const PacketBuf& pkt, const Parsed& p, const kp_session& s);
+// Inline: it runs per packet, between the pipeline's other checks.
+inline kp_drop_reason EncapCheck(const PacketBuf& pkt, const Parsed& p, const kp_session& s) {
+  uint32_t mtu = s.mtu ? s.mtu : 1500;
+  uint32_t ip_len = EncapIpLen(p, s.family);
+  if (ip_len > mtu) return KP_DROP_MTU_EXCEEDED;
+  uint32_t head = (p.has_vlan ? kEthHdrLen + kVlanHdrLen : kEthHdrLen) + ip_len - p.payload_len;
+  uint64_t payload_abs = uint64_t{pkt.off} + p.payload_off;
+  if (payload_abs < head) return KP_DROP_NO_HEADROOM;
+  return KP_DROP_NONE;
+}
 
 // `key` is the prepared cookie key of epoch `key_epoch`.
 void EncapToConnector(PacketBuf& pkt, const Parsed& p, const kp_session& s, const SipHashKey& key,
