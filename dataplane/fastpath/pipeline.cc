@@ -197,12 +197,12 @@ void ParseAndClassify(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out)
 // of in a pass of their own was no better.)
 inline constexpr uint32_t kPerCoreAhead = 4;
 
-void PrefetchKiteEntry(const WorkerContext& ctx, uint32_t id) {
+[[gnu::always_inline]] inline void PrefetchKiteEntry(const WorkerContext& ctx, uint32_t id) {
   if (id == 0 || id >= ctx.tables->sizes().max_kites) return;
   ctx.tables->PrefetchKite(id);
 }
 
-void PrefetchPerCore(const WorkerContext& ctx, uint32_t id) {
+[[gnu::always_inline]] inline void PrefetchPerCore(const WorkerContext& ctx, uint32_t id) {
   if (id == 0 || id >= ctx.tables->sizes().max_kites) return;
   PrefetchW(&ctx.police[id]);
   PrefetchW(&ctx.kite_ctrs[id]);
