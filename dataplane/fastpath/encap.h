@@ -8,7 +8,7 @@
 // verified DATA frame into the reply toward the client ("Decapsulated
 // frame"), shrinking the frame at its head.  Both trim Ethernet padding.
 // The caller checks size and headroom first (`EncapCheck`) and resolves the
-// next hop (`L2Out`, or the `L2Head` words the pipeline builds); the writers
+// next hop (the `L2Head` words the pipeline builds); the writers
 // cannot fail.  `FlowCookie` is the cookie of a received header
 // (`CookieOfWords`: 12 or 24 input bytes by family), under keys given raw
 // (kp_config) or prepared once per config (`CookieKeys`).
@@ -27,7 +27,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 
 #include "byteorder.h"
 #include "checksum.h"
@@ -42,15 +41,8 @@ extern "C" {
 
 namespace kp::fp {
 
-// Ethernet addressing of a transmitted frame.
-struct L2Out {
-  uint8_t dst[6];
-  uint8_t src[6];
-  bool has_vlan;
-  uint8_t tci[2];
-};
-
-// The same addressing as the words the writers store: `macs` holds the
+// Ethernet addressing of a transmitted frame, as the words the writers
+// store: `macs` holds the
 // destination MAC and the first two bytes of the source MAC, `macs_tail` the
 // last four, and `tag` the 802.1Q tag as stored (0x81 0x00, then the TCI as
 // on the wire) or 0 for none.  The pipeline builds it in registers.
@@ -67,15 +59,6 @@ inline constexpr uint64_t kMac48Mask = 0xffffffffffffull;
 inline L2Head MakeL2Head(uint64_t dst, uint64_t src, bool has_vlan, uint16_t tci_raw) {
   return {dst | src << 48, static_cast<uint32_t>(src >> 16),
           has_vlan ? 0x0081u | uint32_t{tci_raw} << 16 : 0u};
-}
-
-inline L2Head MakeL2Head(const L2Out& l2) {
-  uint64_t dst = 0, src = 0;
-  std::memcpy(&dst, l2.dst, 6);
-  std::memcpy(&src, l2.src, 6);
-  uint16_t tci;
-  std::memcpy(&tci, l2.tci, 2);
-  return MakeL2Head(dst, src, l2.has_vlan, tci);
 }
 
 // The fields of a received DATA header, copied out before the frame is
@@ -267,17 +250,6 @@ inline uint32_t WriteL2(uint8_t* p, const L2Head& l2, uint8_t family) {
              KP_UDP_HDR_LEN + payload_len, inner);
   pkt.off = payload_abs - head;
   pkt.len = head + payload_len;
-}
-
-inline void EncapToConnector(PacketBuf& pkt, const Parsed& p, const kp_session& s, const kp_config& cfg,
-                             uint32_t kite_id, const L2Out& l2) {
-  const __u64* k = cfg.cookie_keys[cfg.key_epoch & 1];
-  EncapToConnector(pkt, p, s, PrepareSipHashKey(k[0], k[1]), cfg.key_epoch, kite_id, MakeL2Head(l2));
-}
-
-inline void DecapToClient(PacketBuf& pkt, const Parsed& p, const DataFields& f, const kp_kite& kite,
-                          const L2Out& l2) {
-  DecapToClient(pkt, p, f, kite, MakeL2Head(l2));
 }
 
 }  // namespace kp::fp

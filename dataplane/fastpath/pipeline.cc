@@ -64,7 +64,7 @@ bool ResolveL2(const WorkerContext& ctx, const uint8_t* frame, const Parsed& p, 
   } else {
     return false;
   }
-  uint64_t src = ctx.own_mac_zero ? LoadRaw<uint64_t>(frame) & kMac48Mask : ctx.own_mac;
+  uint64_t src = ctx.own_mac == 0 ? LoadRaw<uint64_t>(frame) & kMac48Mask : ctx.own_mac;
   *l2 = MakeL2Head(dst, src, p.has_vlan, p.has_vlan ? LoadRaw<uint16_t>(p.vlan_tci) : 0);
   return true;
 }
@@ -246,7 +246,6 @@ void RefreshConfig(WorkerContext& ctx) {
   ctx.config_seq = ctx.tables->ReadConfig(&ctx.config);
   ctx.addrs.Build(ctx.config);
   ctx.own_mac = Mac48(ctx.config.own_mac);
-  ctx.own_mac_zero = ctx.own_mac == 0;
   ctx.gateway_mac = Mac48(ctx.config.gateway_mac);
   ctx.cookie_keys = PrepareCookieKeys(ctx.config);
   ctx.config_valid = true;

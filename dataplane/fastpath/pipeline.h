@@ -60,9 +60,9 @@ struct alignas(64) WorkerContext {
   CoreCounters* ctrs = nullptr;
   kp_config config = {};  // private copy, read without synchronisation
   AddrMatcher addrs;      // `config`'s own addresses and bogons, compiled
-  bool own_mac_zero = true;  // `config.own_mac` unset: reply from the frame's destination MAC
   // Per-packet forms of `config`, rebuilt with it: the prepared cookie keys
-  // and the gateway and own MACs as the low 48 bits of a word.
+  // and the gateway and own MACs as the low 48 bits of a word (own MAC 0:
+  // unset, reply from the frame's destination MAC).
   CookieKeys cookie_keys = {};
   uint64_t gateway_mac = 0;
   uint64_t own_mac = 0;

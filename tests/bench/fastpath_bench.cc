@@ -372,11 +372,11 @@ void BM_EncapWrite(benchmark::State& state) {
   std::vector<uint8_t> buf(kHeadroom + frame.size());
   Parsed p;
   Parse(frame.data(), static_cast<uint32_t>(frame.size()), &p);
-  kp_session s;
+  kp_session s{};
   b.tables->ReadSession(kSession, &s);
-  kp_kite kite;
+  kp_kite kite{};
   b.tables->ReadKite(1, &kite);
-  L2Out l2{{2, 0, 0, 0, 0, 0xfe}, {2, 0, 0, 0, 0, 1}, false, {0, 0}};
+  L2Head l2 = MakeL2Head(0xfe0000000002ull, 0x010000000002ull, false, 0);  // 02:00:00:00:00:fe, ..:01
   DataFields f;
   ReadDataFields(frame.data() + p.payload_off, &f);
   for (auto _ : state) {
@@ -384,7 +384,7 @@ void BM_EncapWrite(benchmark::State& state) {
     std::memcpy(buf.data() + kHeadroom, frame.data(), p.payload_off + (decap ? 40 : 0));
     PacketBuf pkt{buf.data(), static_cast<uint32_t>(buf.size()), kHeadroom, static_cast<uint32_t>(frame.size())};
     if (decap) DecapToClient(pkt, p, f, kite, l2);
-    else EncapToConnector(pkt, p, s, b.ctx.config, 1, l2);
+    else EncapToConnector(pkt, p, s, b.ctx.cookie_keys.k[b.ctx.config.key_epoch & 1], b.ctx.config.key_epoch, 1, l2);
     benchmark::DoNotOptimize(pkt);
   }
   SetRates(state, state.iterations());

@@ -85,8 +85,8 @@ TEST(Encap, WritesTheDataFrame) {
   cfg.key_epoch = 2;
   cfg.cookie_keys[0][0] = 1;
   kp_session s = V4Session(1500);
-  L2Out l2{{1, 2, 3, 4, 5, 6}, {7, 8, 9, 10, 11, 12}, false, {0, 0}};
-  EncapToConnector(f.pkt, f.p, s, cfg, 42, l2);
+  L2Head l2 = MakeL2Head(0x060504030201ull, 0x0c0b0a090807ull, false, 0);  // 01:..:06, 07:..:0c
+  EncapToConnector(f.pkt, f.p, s, PrepareCookieKeys(cfg).k[cfg.key_epoch & 1], cfg.key_epoch, 42, l2);
   const uint8_t* o = f.pkt.data();
   ASSERT_EQ(f.pkt.len, 14u + 20 + 8 + 40 + 5);
   EXPECT_EQ(o[0], 1);
@@ -123,7 +123,7 @@ TEST(Encap, DecapWritesTheClientDatagram) {
   kp_kite kite{};
   testing::Addr16("2001:db8:f::10", kite.key.addr, &kite.key.family);
   kite.key.port = Bswap16(5000);
-  L2Out l2{{1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 2, 2}, true, {0x00, 0x64}};
+  L2Head l2 = MakeL2Head(0x010101010101ull, 0x020202020202ull, true, 0x6400);  // TCI 00 64 on the wire
   DecapToClient(f.pkt, f.p, df, kite, l2);
   ASSERT_EQ(f.pkt.len, 18u + 40 + 8 + 3);
   Parsed out;
