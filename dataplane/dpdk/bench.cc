@@ -3,9 +3,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <random>
 
+#include <pcap/pcap.h>
+
+#include "absl/strings/str_cat.h"
 #include "byteorder.h"
 
 extern "C" {
@@ -162,6 +166,25 @@ absl::Status SetUpBench(DpdkBackend* backend, const AppOptions& opts, const uint
     out->ptrs.push_back(f.data());
     out->lens.push_back(static_cast<uint16_t>(f.size()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status WriteBenchPcap(const BenchFrames& frames, const std::string& path) {
+  std::unique_ptr<pcap_t, decltype(&pcap_close)> dead(pcap_open_dead(DLT_EN10MB, 65535), &pcap_close);
+  if (!dead) return absl::ResourceExhaustedError("pcap_open_dead failed");
+  pcap_dumper_t* d = pcap_dump_open(dead.get(), path.c_str());
+  if (d == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bench-write-pcap ", path, ": ", pcap_geterr(dead.get())));
+  }
+  for (const auto& f : frames.frames) {
+    pcap_pkthdr h{};
+    h.caplen = h.len = static_cast<bpf_u_int32>(f.size());
+    pcap_dump(reinterpret_cast<u_char*>(d), &h, f.data());
+  }
+  const bool ok = pcap_dump_flush(d) == 0;
+  pcap_dump_close(d);
+  if (!ok) return absl::DataLossError(absl::StrCat("--bench-write-pcap ", path, ": write failed"));
   return absl::OkStatus();
 }
 

@@ -205,10 +205,11 @@ absl::Status CreateControl(Runtime* rt) {
   rt->backend = std::make_unique<DpdkBackend>(rt->tables.get(), rt->qsbr.get(), rt->n_workers, rt->opts);
   absl::Status st = rt->backend->InstallInitialConfig();
   if (!st.ok()) return st;
-  if (rt->opts.bench_packets != 0) {
+  if (rt->opts.bench_packets != 0 || !rt->opts.bench_write_pcap.empty()) {
     st = SetUpBench(rt->backend.get(), rt->opts, rt->port->mac().addr_bytes, &rt->bench);
     if (!st.ok()) return st;
   }
+  if (!rt->opts.bench_write_pcap.empty()) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<ctl::Server>> s =
       ctl::Server::Create(ctl::ServerOptions{rt->opts.ctl_socket}, rt->backend.get());
   if (!s.ok()) return s.status();
@@ -265,8 +266,8 @@ void LaunchWorkers(Runtime* rt) {
     w.port_mtu = rt->port->mtu();
     if (rt->opts.bench_packets != 0) {
       w.bench = BenchSource{rt->bench.ptrs.data(), rt->bench.lens.data(),
-                            static_cast<uint32_t>(rt->bench.ptrs.size()), rt->opts.bench_packets,
-                            rt->pool.get()};
+                            rt->opts.bench_from_port ? 0u : static_cast<uint32_t>(rt->bench.ptrs.size()),
+                            rt->opts.bench_packets, rt->pool.get()};
     }
     rte_eal_remote_launch(WorkerMain, &w, lcore);
     lcore = rte_get_next_lcore(lcore, 1, 0);
@@ -382,6 +383,13 @@ int Run(Runtime* rt) {
   if (st.ok()) st = CreateControl(rt);
   if (st.ok()) st = PresetPolice(rt);
   if (!st.ok()) return Fail(std::string(st.message()));
+  if (!rt->opts.bench_write_pcap.empty()) {
+    st = WriteBenchPcap(rt->bench, rt->opts.bench_write_pcap);
+    if (!st.ok()) return Fail(std::string(st.message()));
+    std::printf("bench: %zu %s frame(s) written to %s\n", rt->bench.frames.size(),
+                rt->opts.bench_setup.c_str(), rt->opts.bench_write_pcap.c_str());
+    return 0;
+  }
   std::fprintf(stderr,
                "kiteplane-dataplane: port %u (%s) MTU %u, max frame %u, %s, %u worker(s)%s, "
                "exception %s, control %s\n",
@@ -421,7 +429,7 @@ int Main(int argc, char** argv) {
       Runtime rt;
       rt.opts = *opts;
       // The bench installs its own gateway; no local next-hop override.
-      if (rt.opts.bench_packets != 0) rt.opts.gateway_mode = GatewayMode::kNone;
+      if (rt.opts.bench_packets != 0 || !rt.opts.bench_write_pcap.empty()) rt.opts.gateway_mode = GatewayMode::kNone;
       rc = Run(&rt);
       StopLcores(&rt);
     }

@@ -135,6 +135,12 @@ absl::Status Apply(const std::string& name, const std::string& v, AppOptions* o)
     o->bench_setup = v;
   } else if (name == "bench-kites") {
     return ParseU32(name, v, 1, (1u << 20) - 1, &o->bench_kites);
+  } else if (name == "bench-source") {
+    if (v != "synth" && v != "port") return Bad(name, v, "want synth or port");
+    o->bench_from_port = v == "port";
+  } else if (name == "bench-write-pcap") {
+    if (v.empty()) return Bad(name, v, "want a file name");
+    o->bench_write_pcap = v;
   } else if (name == "test-clock-ns") {
     if (!absl::SimpleAtoi(v, &o->test_clock_ns) || o->test_clock_ns == 0) {
       return Bad(name, v, "want a time in ns, above 0");
@@ -165,7 +171,7 @@ bool IsKnown(const std::string& name) {
       "ctl-socket", "addr4", "addr6", "tunnel-ports", "gateway-mac", "gateway4", "gateway6",
       "exception", "exception-iface", "max-kites", "max-sessions", "port", "rx-desc", "tx-desc",
       "mbufs", "max-frame", "exception-ring", "neigh-refresh-ms", "soft-rss", "bench-packets",
-      "bench-setup", "bench-kites", "test-clock-ns", "test-police", "config"};
+      "bench-setup", "bench-kites", "bench-source", "bench-write-pcap", "test-clock-ns", "test-police", "config"};
   for (const char* n : kNames) {
     if (name == n) return true;
   }
@@ -217,6 +223,8 @@ const char* AppUsage() {
          "  [--exception tap|virtio-user|none] [--exception-iface NAME]\n"
          "  [--max-kites N] [--max-sessions N] [--port ID] [--soft-rss]\n"
          "  [--mbufs N] [--max-frame BYTES] [--rx-desc N] [--tx-desc N]\n"
+         "  bench: [--bench-packets N --bench-setup encap|decap] [--bench-kites K]\n"
+         "    [--bench-source synth|port] [--bench-write-pcap FILE]\n"
          "  test only: [--test-clock-ns NS] [--test-police K:LAST:PKT:BIT:USED[,...]]\n"
          "  (see docs/operations.md)";
 }
@@ -245,6 +253,12 @@ absl::StatusOr<AppOptions> ParseAppOptions(const std::vector<std::string>& args)
   }
   if (o.addr4.size() > 8 || o.addr6.size() > 8) {
     return absl::InvalidArgumentError("at most 8 --addr4 and 8 --addr6 addresses");
+  }
+  if ((o.bench_packets != 0 || !o.bench_write_pcap.empty()) && o.bench_setup.empty()) {
+    return absl::InvalidArgumentError("the bench needs --bench-setup encap or decap");
+  }
+  if (o.bench_from_port && o.bench_packets == 0) {
+    return absl::InvalidArgumentError("--bench-source port needs --bench-packets");
   }
   return o;
 }

@@ -63,6 +63,12 @@ struct AppOptions {
   uint64_t bench_packets = 0;
   std::string bench_setup;         // "encap" or "decap": tables the bench installs
   uint32_t bench_kites = 1;
+  // "synth" (default): the worker copies templates into fresh mbufs; "port":
+  // it receives from the port like any worker, and the port replays the
+  // templates (net_pcap,infinite_rx=1 over a file --bench-write-pcap made).
+  bool bench_from_port = false;
+  // Write the bench's frame templates to this pcap file and exit.
+  std::string bench_write_pcap;
   // Test only, for the golden vectors (tests/dpdk/dpdk_vectors_test.cc):
   // a fixed fast-path clock instead of CLOCK_MONOTONIC (0 = real clock), and
   // police state preset before the workers start.  Never for production:

@@ -54,6 +54,12 @@ void CountUnsent(fp::WorkerContext* ctx, rte_mbuf** m, uint16_t n, kp_drop_reaso
 
 // Receives up to kBurst frames from the worker's source.
 uint16_t Receive(const WorkerConfig& w, rte_mbuf** m, uint64_t* bench_left, uint32_t* cursor) {
+  if (w.bench.packets != 0 && w.bench.n_frames == 0) {  // bench fed by the port
+    if (*bench_left == 0) return 0;
+    const uint16_t n = rte_eth_rx_burst(w.port, w.rxq, m, static_cast<uint16_t>(std::min<uint64_t>(kBurst, *bench_left)));
+    *bench_left -= n;
+    return n;
+  }
   if (w.bench.n_frames != 0) {
     if (*bench_left == 0) return 0;
     const uint16_t n = static_cast<uint16_t>(std::min<uint64_t>(kBurst, *bench_left));
@@ -257,9 +263,9 @@ int WorkerMain(void* arg) {
     if (n != 0) ForwardBurst(w, m, n);
     if (w.index == 0 && w.tx_ring == nullptr) DrainFromKernel(w.from_kernel, w.port, w.txq, w.stats);
     rte_rcu_qsbr_quiescent(w.qsbr, w.index);
-    if (w.bench.n_frames != 0 && bench_left == 0) break;
+    if (w.bench.packets != 0 && bench_left == 0) break;
   }
-  if (w.bench.n_frames != 0) {
+  if (w.bench.packets != 0) {
     w.stats->bench_cycles.fetch_add(rte_rdtsc() - t0, std::memory_order_relaxed);
     w.stats->bench_cpu_ns.fetch_add(ThreadCpuNs() - cpu0, std::memory_order_relaxed);
     w.stats->bench_packets.fetch_add(w.bench.packets - bench_left, std::memory_order_relaxed);

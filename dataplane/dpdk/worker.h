@@ -38,12 +38,14 @@ struct alignas(64) GlueStats {
   std::atomic<uint64_t> bench_cpu_ns{0};        // bench mode: worker thread CPU time
 };
 
-// Benchmark source: frames synthesised from templates instead of RX.
+// Benchmark source (bench mode when packets != 0): frames synthesised from
+// templates (n_frames != 0), or received from the port as usual (n_frames ==
+// 0), until `packets` have been forwarded.
 struct BenchSource {
   const uint8_t* const* frames = nullptr;  // n_frames templates
   const uint16_t* lens = nullptr;
   uint32_t n_frames = 0;
-  uint64_t packets = 0;  // to synthesise, per worker
+  uint64_t packets = 0;  // per worker
   rte_mempool* pool = nullptr;
 };
 

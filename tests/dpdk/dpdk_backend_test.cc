@@ -17,6 +17,7 @@
 
 #include "dataplane/dpdk/backend.h"
 #include "dataplane/dpdk/options.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace kp::dpdk {
@@ -260,6 +261,27 @@ TEST(OptionsTest, MaxFrame) {
   EXPECT_FALSE(ParseAppOptions({"--max-frame", "1517"}).ok()) << "below a 1500-MTU frame";
   EXPECT_FALSE(ParseAppOptions({"--max-frame", "65001"}).ok()) << "beyond a 16-bit data room";
   EXPECT_FALSE(ParseAppOptions({"--max-frame"}).ok()) << "missing value";
+}
+
+TEST(OptionsTest, BenchSourceAndPcap) {
+  auto o = ParseAppOptions({"--bench-packets", "1000", "--bench-setup", "decap", "--bench-source", "port"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->bench_from_port);
+  EXPECT_FALSE(ParseAppOptions({"--bench-packets", "1000", "--bench-setup", "encap"})->bench_from_port)
+      << "synth is the default";
+  auto w = ParseAppOptions({"--bench-setup", "encap", "--bench-write-pcap", "/tmp/x.pcap"});
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->bench_write_pcap, "/tmp/x.pcap");
+  auto src = ParseAppOptions({"--bench-packets", "10", "--bench-setup", "encap", "--bench-source", "nic"});
+  ASSERT_FALSE(src.ok());
+  EXPECT_THAT(std::string(src.status().message()), testing::HasSubstr("want synth or port"));
+  auto no_packets = ParseAppOptions({"--bench-setup", "encap", "--bench-source", "port"});
+  ASSERT_FALSE(no_packets.ok());
+  EXPECT_THAT(std::string(no_packets.status().message()), testing::HasSubstr("needs --bench-packets"));
+  auto no_setup = ParseAppOptions({"--bench-write-pcap", "/tmp/x.pcap"});
+  ASSERT_FALSE(no_setup.ok());
+  EXPECT_THAT(std::string(no_setup.status().message()), testing::HasSubstr("needs --bench-setup"));
+  EXPECT_FALSE(ParseAppOptions({"--bench-packets", "10"}).ok()) << "no --bench-setup";
 }
 
 TEST(OptionsTest, ConfigFileThenCommandLine) {
