@@ -5,7 +5,8 @@
 // (RFC 1071 section 2), folding that sum and storing the complement with a
 // host-order store gives the correct network-order field.  Every partial sum
 // must start at an even offset of the checksummed region.  `CsumAdd` sums a
-// buffer, `CsumFold` folds to 16 bits, `CsumSub` removes a folded partial sum,
+// buffer (`CsumAddPreceded` a short one that may be read from before its
+// start), `CsumFold` folds to 16 bits, `CsumSub` removes a folded partial sum,
 // and the Udp* helpers add the IPv4/IPv6 pseudo-headers.  Header-only, no
 // branches on data beyond length.
 // Measured (fastpath_bench, 2026-11-22 02:11 UTC, load 1.4, min / median CPU time of 10 runs):
@@ -79,6 +80,36 @@ inline uint64_t CsumAdd(uint64_t sum, const uint8_t* p, size_t n) {
   }
   if (n == 1) sum += p[0];
   return sum;
+}
+
+// CsumAdd for a buffer whose 8 bytes before `p` are readable (a UDP payload,
+// preceded by its header in the same frame), for short buffers: inline, in
+// 8-byte words added with an end-around carry (two instructions per word,
+// against four for CsumWord64), and the last 1 to 7 bytes in one load that
+// ends at p + n, the bytes before them shifted out so that the first lands
+// in the low byte of a word as its even offset asks.  The 64-bit sum is
+// congruent to CsumAdd's modulo 0xffff and is returned in CsumAdd's range
+// (its two halves added).  From 128 bytes on it is CsumAdd.
+[[gnu::always_inline]] inline uint64_t CsumAddPreceded(uint64_t sum, const uint8_t* p, size_t n) {
+  if (n >= 128) return CsumAdd(sum, p, n);
+  auto add = [](uint64_t s, uint64_t w) {
+    s += w;
+    return s + (s < w);  // add, adc
+  };
+  uint64_t s = 0;
+  while (n >= 16) {
+    s = add(s, LoadRaw<uint64_t>(p));
+    s = add(s, LoadRaw<uint64_t>(p + 8));
+    p += 16;
+    n -= 16;
+  }
+  if (n >= 8) {
+    s = add(s, LoadRaw<uint64_t>(p));
+    p += 8;
+    n -= 8;
+  }
+  if (n != 0) s = add(s, LoadRaw<uint64_t>(p + n - 8) >> (64 - 8 * n));
+  return sum + CsumWord64(s);
 }
 
 // Folds a 64-bit accumulator to a 16-bit one's complement sum (never 0 unless

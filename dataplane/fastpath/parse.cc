@@ -53,7 +53,7 @@ bool IsIp6ExtensionHeader(uint8_t nh) {
   out->payload_len = ulen - 8;
   out->sport_be = static_cast<uint16_t>(h);
   out->dport_be = static_cast<uint16_t>(h >> 16);
-  uint64_t payload_sum = CsumAdd(0, udp + 8, ulen - 8);
+  uint64_t payload_sum = CsumAddPreceded(0, udp + 8, ulen - 8);  // the 8 bytes before: the UDP header
   out->payload_sum = payload_sum;
   if ((h >> 48) == 0) return v4 ? Ok() : Drop(KP_DROP_UDP_BAD_CHECKSUM);
   return CsumOk(pseudo + payload_sum + CsumWord64(h)) ? Ok() : Drop(KP_DROP_UDP_BAD_CHECKSUM);

@@ -50,7 +50,7 @@ class ParseResult {
 };
 
 struct Parsed {
-  uint64_t payload_sum;  // CsumAdd over the UDP payload
+  uint64_t payload_sum;  // sum of the UDP payload (CsumAddPreceded)
   alignas(8) uint8_t src[16];  // source address, 16-byte form
   alignas(8) uint8_t dst[16];  // destination address, 16-byte form
   uint32_t l3_off;       // IP header, from frame start

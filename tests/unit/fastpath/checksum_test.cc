@@ -1,6 +1,7 @@
 // checksum_test.cc - the host-order one's complement checksum against a
 // byte-at-a-time big-endian reference, for every length and start, plus the
-// RFC 1071 worked example, CsumSub, and the UDP "0 goes out as 0xffff" rule.
+// RFC 1071 worked example, CsumAddPreceded, CsumSub, and the UDP "0 goes out
+// as 0xffff" rule.
 #include "checksum.h"
 
 #include <vector>
@@ -31,6 +32,24 @@ TEST(Checksum, MatchesReferenceForAllLengths) {
       EXPECT_EQ(mine, RefChecksum(buf.data() + start, len)) << "len " << len;
     }
   }
+}
+
+// CsumAddPreceded (reads up to 8 bytes before its start) against the
+// reference, for every length on both sides of its 128-byte switch and a
+// nonzero starting sum, including all-ones data (end-around carries).
+TEST(Checksum, PrecededMatchesReference) {
+  std::vector<uint8_t> buf(8 + 300);
+  uint32_t x = 777;
+  for (auto& b : buf) b = static_cast<uint8_t>((x = x * 1103515245 + 12345) >> 16);
+  for (size_t len = 0; len + 8 <= buf.size(); ++len) {
+    const uint8_t* p = buf.data() + 8;
+    EXPECT_EQ(Bswap16(CsumFinish(CsumAddPreceded(0, p, len))), RefChecksum(p, len)) << "len " << len;
+    EXPECT_EQ(CsumFold(CsumAddPreceded(0x12345, p, len)), CsumFold(CsumAdd(0x12345, p, len))) << "len " << len;
+  }
+  std::vector<uint8_t> ff(8 + 200, 0xff);
+  for (size_t len = 0; len + 8 <= ff.size(); ++len)
+    EXPECT_EQ(CsumFold(CsumAddPreceded(0, ff.data() + 8, len)), CsumFold(CsumAdd(0, ff.data() + 8, len)))
+        << "len " << len;
 }
 
 // CsumFold (rotate-and-add) against the plain fold: end-around carries of
