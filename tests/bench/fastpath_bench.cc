@@ -259,7 +259,7 @@ BENCHMARK(BM_Parse)->Name("Stage/parse/tunnel")->Arg(0)->Arg(1);
 void BM_Classify(benchmark::State& state) {
   Bench& b = Get(1);
   auto frame = b.ClientFrame(1, 1);
-  Parsed p;
+  Parsed p{};
   Parse(frame.data(), static_cast<uint32_t>(frame.size()), &p);
   for (auto _ : state) {
     benchmark::DoNotOptimize(IsTunnelFrame(b.ctx.config, b.ctx.addrs, p));
@@ -370,7 +370,7 @@ void BM_EncapWrite(benchmark::State& state) {
   bool decap = state.range(0) != 0;
   auto frame = decap ? b.ConnectorFrame(1, 1) : b.ClientFrame(1, 1);
   std::vector<uint8_t> buf(kHeadroom + frame.size());
-  Parsed p;
+  Parsed p{};
   Parse(frame.data(), static_cast<uint32_t>(frame.size()), &p);
   kp_session s{};
   b.tables->ReadSession(kSession, &s);

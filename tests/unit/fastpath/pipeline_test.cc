@@ -35,7 +35,7 @@ TEST(Pipeline, EncapV4) {
   ASSERT_EQ(f.size(), 14u + 20 + 8 + 40 + 18);
   EXPECT_EQ(f[5], 0xfe);  // gateway MAC
   EXPECT_EQ(f[11], 0x01);  // own MAC
-  Parsed p;
+  Parsed p{};
   ASSERT_EQ(Parse(f.data(), static_cast<uint32_t>(f.size()), &p).status(), ParseStatus::kOk);
   EXPECT_EQ(std::memcmp(p.dst, w.session.connector_addr, 16), 0);
   EXPECT_EQ(p.dport_be, w.session.connector_port);
@@ -69,7 +69,7 @@ TEST(Pipeline, EncapV6ClientOverV4ConnectorWithVlan) {
   EXPECT_EQ(f[14], 0x30);
   EXPECT_EQ(f[15], 0x05);
   EXPECT_EQ(f[16], 0x08);  // outer IPv4 after the tag
-  Parsed p;
+  Parsed p{};
   ASSERT_EQ(Parse(f.data(), static_cast<uint32_t>(f.size()), &p).status(), ParseStatus::kOk);
   EXPECT_EQ(f[p.payload_off + 14], KP_AF_INET6);
 }
@@ -80,7 +80,7 @@ TEST(Pipeline, RoundTrip) {
   auto in = f;
   ASSERT_EQ(w.Run(f).verdict, Verdict::kTx);
   // The connector echoes the header from its own address to our tunnel port.
-  Parsed p;
+  Parsed p{};
   ASSERT_EQ(Parse(f.data(), static_cast<uint32_t>(f.size()), &p).status(), ParseStatus::kOk);
   testing::UdpSpec r;
   r.src = "203.0.113.7";
