@@ -180,18 +180,18 @@ void ForwardBurst(const WorkerConfig& w, rte_mbuf** in, uint16_t n_in) {
   fp::PacketBuf pkts[kBurst];
   fp::Outcome outs[kBurst];
   rte_mbuf* m[kBurst];
+  // One pass: chained mbufs leave, the others are mapped onto PacketBufs.
   uint16_t n = 0;
   for (uint16_t i = 0; i < n_in; i++) {
-    if (in[i]->nb_segs == 1) {
-      m[n++] = in[i];
-    } else {
-      DropChained(w.ctx, in[i]);
+    rte_mbuf* const mb = in[i];
+    if (i + 4 < n_in) rte_prefetch0(rte_pktmbuf_mtod(in[i + 4], void*));
+    if (unlikely(mb->nb_segs != 1)) {
+      DropChained(w.ctx, mb);
+      continue;
     }
-  }
-  for (uint16_t i = 0; i < n; i++) {
-    if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(m[i + 4], void*));
-    pkts[i] = fp::PacketBuf{static_cast<uint8_t*>(m[i]->buf_addr), m[i]->buf_len,
-                            m[i]->data_off, m[i]->data_len};
+    m[n] = mb;
+    pkts[n] = fp::PacketBuf{static_cast<uint8_t*>(mb->buf_addr), mb->buf_len, mb->data_off, mb->data_len};
+    n++;
   }
   fp::ProcessBurst(*w.ctx, std::span(pkts, n), std::span(outs, n),
                    w.fixed_now_ns != 0 ? w.fixed_now_ns : MonoNs());
