@@ -85,30 +85,30 @@ inline uint64_t CsumAdd(uint64_t sum, const uint8_t* p, size_t n) {
 // CsumAdd for a buffer whose 8 bytes before `p` are readable (a UDP payload,
 // preceded by its header in the same frame), for short buffers: inline, in
 // 8-byte words added with an end-around carry (two instructions per word,
-// against four for CsumWord64), and the last 1 to 7 bytes in one load that
-// ends at p + n, the bytes before them shifted out so that the first lands
-// in the low byte of a word as its even offset asks.  The 64-bit sum is
-// congruent to CsumAdd's modulo 0xffff and is returned in CsumAdd's range
-// (its two halves added).  From 128 bytes on it is CsumAdd.
+// against four for CsumWord64).  The last 1 to 7 bytes come first, in one
+// load that ends at p + n, the bytes before them shifted out so that the
+// first lands in the low byte of a word as its even offset asks; then an odd
+// word, then pairs of words up to a precomputed end (no length left to
+// keep, a single compare per pair).  The 64-bit sum is congruent to
+// CsumAdd's modulo 0xffff and is returned in CsumAdd's range (its two halves
+// added).  From 128 bytes on it is CsumAdd.
 [[gnu::always_inline]] inline uint64_t CsumAddPreceded(uint64_t sum, const uint8_t* p, size_t n) {
   if (n >= 128) return CsumAdd(sum, p, n);
   auto add = [](uint64_t s, uint64_t w) {
     s += w;
     return s + (s < w);  // add, adc
   };
+  const uint8_t* words_end = p + (n & ~size_t{7});
   uint64_t s = 0;
-  while (n >= 16) {
-    s = add(s, LoadRaw<uint64_t>(p));
-    s = add(s, LoadRaw<uint64_t>(p + 8));
-    p += 16;
-    n -= 16;
-  }
-  if (n >= 8) {
+  if (n & 7) s = LoadRaw<uint64_t>(words_end + (n & 7) - 8) >> (64 - 8 * (n & 7));
+  if (n & 8) {
     s = add(s, LoadRaw<uint64_t>(p));
     p += 8;
-    n -= 8;
   }
-  if (n != 0) s = add(s, LoadRaw<uint64_t>(p + n - 8) >> (64 - 8 * n));
+  for (; p != words_end; p += 16) {
+    s = add(s, LoadRaw<uint64_t>(p));
+    s = add(s, LoadRaw<uint64_t>(p + 8));
+  }
   return sum + CsumWord64(s);
 }
 
