@@ -116,8 +116,11 @@ kp_drop_reason CheckTunnel(const WorkerContext& ctx, const Parsed& p, const uint
   const Tables& t = *ctx.tables;
   kp_session s;
   if (!t.ReadSession(f.session_id, &s) || s.state != KP_SESSION_LIVE) return KP_DROP_TUN_UNKNOWN_SESSION;
-  if (s.family != p.family || s.connector_port != p.sport_be || std::memcmp(s.connector_addr, p.src, 16) != 0)
-    return KP_DROP_TUN_WRONG_SOURCE;
+  // The address compared as two 8-byte words, the width the session copy
+  // and p.src were written in, instead of through memcmp.
+  uint64_t addr_diff = (LoadRaw<uint64_t>(s.connector_addr) ^ LoadRaw<uint64_t>(p.src)) |
+                       (LoadRaw<uint64_t>(s.connector_addr + 8) ^ LoadRaw<uint64_t>(p.src + 8));
+  if (s.family != p.family || s.connector_port != p.sport_be || addr_diff != 0) return KP_DROP_TUN_WRONG_SOURCE;
   bool family_ok = f.client_family == KP_AF_INET6 || (f.client_family == KP_AF_INET && IsIp4Mapped(f.client_addr));
   if (!family_ok) return KP_DROP_TUN_BAD_FAMILY;
   if (static_cast<uint8_t>(cfg.key_epoch - f.key_epoch) > 1 || FlowCookie(ctx.cookie_keys, hdr) != f.cookie)
