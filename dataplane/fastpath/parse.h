@@ -116,11 +116,22 @@ inline bool IsIp6ExtensionHeader(uint8_t nh) {
   }
 }
 
-// A header with options (then dropped, but only after its checksum and
-// fragment checks) is summed by the generic loop, out of line so that its
-// registers do not weigh on the common 20-byte header.
-[[gnu::noinline, gnu::cold]] inline uint64_t SumIp4HeaderWithOptions(const uint8_t* ip, uint32_t len) {
-  return CsumAdd(0, ip, len);
+// Any IPv4 header whose first byte is not 0x45: a bad version or IHL, or
+// options.  None of them is forwarded, so this returns the verdict of the
+// checks ParseIp4 would have made, in the same order (version, IHL, length,
+// checksum, fragment, then options).  Out of line and cold so that the
+// common 20-byte header is one compare of its first byte.
+[[gnu::noinline, gnu::cold]] inline ParseResult ParseIp4Unusual(const uint8_t* ip, uint32_t avail) {
+  uint32_t ver_ihl = ip[0];
+  if ((ver_ihl >> 4) != 4) return Drop(KP_DROP_IP4_BAD_VERSION);
+  uint32_t ihl = ver_ihl & 0x0f;
+  if (ihl < 5) return Drop(KP_DROP_IP4_BAD_IHL);
+  uint32_t total = LoadBe16(ip + 2);
+  if (total < ihl * 4 || total > avail) return Drop(KP_DROP_IP4_BAD_LENGTH);
+  if (!CsumOk(CsumAdd(0, ip, ihl * 4))) return Drop(KP_DROP_IP4_BAD_CHECKSUM);
+  // Bytes 6 and 7 (flags, fragment offset) as loaded: MF and the offset.
+  if ((LoadRaw<uint16_t>(ip + 6) & 0xff3f) != 0) return Exception(true);
+  return Drop(KP_DROP_IP4_OPTIONS);  // version 4 and IHL above 5: options
 }
 
 // UDP header checks (section 1 step 6); `pseudo` is the pseudo-header sum.
@@ -145,24 +156,21 @@ inline bool IsIp6ExtensionHeader(uint8_t nh) {
 }
 
 // The fixed 20 bytes are three loads (words a, b, c); every field checked or
-// kept comes out of them, and the header sum is theirs.
+// kept comes out of them, and the header sum is theirs.  A first byte other
+// than 0x45 leaves for ParseIp4Unusual.
 [[gnu::always_inline]] inline ParseResult ParseIp4(const uint8_t* frame, uint32_t len, uint32_t l3, Parsed* out) {
   uint32_t avail = len - l3;
   if (avail < 20) return Drop(KP_DROP_IP4_TRUNCATED);
   const uint8_t* ip = frame + l3;
   uint64_t a = LoadRaw<uint64_t>(ip), b = LoadRaw<uint64_t>(ip + 8);
   uint32_t c = LoadRaw<uint32_t>(ip + 16);
-  uint32_t ver_ihl = static_cast<uint8_t>(a);
-  if ((ver_ihl >> 4) != 4) return Drop(KP_DROP_IP4_BAD_VERSION);
-  uint32_t ihl = ver_ihl & 0x0f;
-  if (ihl < 5) return Drop(KP_DROP_IP4_BAD_IHL);
+  // Version 4, IHL 5: the version, IHL and options checks all pass.
+  if (static_cast<uint8_t>(a) != 0x45) return ParseIp4Unusual(ip, avail);
   uint32_t total = Bswap16(static_cast<uint16_t>(a >> 16));
-  if (total < ihl * 4 || total > avail) return Drop(KP_DROP_IP4_BAD_LENGTH);
-  uint64_t hsum = ihl == 5 ? CsumWord64(a) + CsumWord64(b) + c : SumIp4HeaderWithOptions(ip, ihl * 4);
-  if (!CsumOk(hsum)) return Drop(KP_DROP_IP4_BAD_CHECKSUM);
+  if (total < 20 || total > avail) return Drop(KP_DROP_IP4_BAD_LENGTH);
+  if (!CsumOk(CsumWord64(a) + CsumWord64(b) + c)) return Drop(KP_DROP_IP4_BAD_CHECKSUM);
   // Bytes 6 and 7 (flags, fragment offset) as loaded: MF and the offset.
   if ((static_cast<uint16_t>(a >> 48) & 0xff3f) != 0) return Exception(true);
-  if (ihl > 5) return Drop(KP_DROP_IP4_OPTIONS);
   if (static_cast<uint8_t>(b >> 8) != 17) return Exception();
   uint32_t src4 = static_cast<uint32_t>(b >> 32);
   out->family = KP_AF_INET;

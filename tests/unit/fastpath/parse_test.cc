@@ -123,6 +123,19 @@ TEST(Parse, Ipv4OptionsFragmentsAndProtocols) {
   f[17] = tot & 0xff;
   FixChecksums(f);
   ExpectDrop(f, KP_DROP_IP4_OPTIONS);
+  // With options, the length, checksum and fragment checks still come first.
+  auto o = f;
+  o[16] = 0;
+  o[17] = 23;  // below IHL x 4 (24)
+  ExpectDrop(o, KP_DROP_IP4_BAD_LENGTH);
+  o = f;
+  o[14 + 10] ^= 0x55;
+  ExpectDrop(o, KP_DROP_IP4_BAD_CHECKSUM);
+  o = f;
+  o[14 + 6] = 0x20;  // MF
+  FixChecksums(o);
+  EXPECT_EQ(P(o).status(), ParseStatus::kException);
+  EXPECT_TRUE(P(o).fragment());
   auto g = BuildUdp(s);
   g[14 + 6] = 0x20;  // MF
   FixChecksums(g);
