@@ -210,19 +210,23 @@ inline bool IsIp6ExtensionHeader(uint8_t nh) {
   uint32_t l3 = kEthHdrLen;
   out->has_vlan = false;
   out->l3_off = l3;
-  if (type == kEthTypeQinQ) return Drop(KP_DROP_VLAN_STACKED);
-  if (type == kEthTypeVlan) {
-    if (len < kEthHdrLen + kVlanHdrLen) return Drop(KP_DROP_VLAN_TRUNCATED);
-    type = LoadBe16(frame + 16);
-    if (type == kEthTypeVlan || type == kEthTypeQinQ) return Drop(KP_DROP_VLAN_STACKED);
-    out->has_vlan = true;
-    StoreRaw<uint16_t>(out->vlan_tci, LoadRaw<uint16_t>(frame + 14));  // one store: read back as one
-    l3 = kEthHdrLen + kVlanHdrLen;
-    out->l3_off = l3;
+  // An untagged IPv4 frame, the common case, takes one compare; the checks
+  // below test other type values, so their order is unchanged.
+  if (type != kEthTypeIp4) {
+    if (type == kEthTypeQinQ) return Drop(KP_DROP_VLAN_STACKED);
+    if (type == kEthTypeVlan) {
+      if (len < kEthHdrLen + kVlanHdrLen) return Drop(KP_DROP_VLAN_TRUNCATED);
+      type = LoadBe16(frame + 16);
+      if (type == kEthTypeVlan || type == kEthTypeQinQ) return Drop(KP_DROP_VLAN_STACKED);
+      out->has_vlan = true;
+      StoreRaw<uint16_t>(out->vlan_tci, LoadRaw<uint16_t>(frame + 14));  // one store: read back as one
+      l3 = kEthHdrLen + kVlanHdrLen;
+      out->l3_off = l3;
+    }
+    if (type == kEthTypeIp6) return ParseIp6(frame, len, l3, out);
+    if (type != kEthTypeIp4) return Exception();
   }
-  if (type == kEthTypeIp4) return ParseIp4(frame, len, l3, out);
-  if (type == kEthTypeIp6) return ParseIp6(frame, len, l3, out);
-  return Exception();
+  return ParseIp4(frame, len, l3, out);
 }
 
 }  // namespace kp::fp
