@@ -106,7 +106,7 @@ med() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 
 # medians over the rounds, the ratio column the median of the per-round
 # ratios (a noisy neighbour slows one round's pair, not one side of all).
 rounds=${KP_BENCH_ROUNDS:-3}
-declare -A t5s t5ws cs cws rs
+declare -A t5s t5ws cs cws rs runs
 tms=() ; tmws=()
 status=0
 for ((r = 1; r <= rounds; r++)); do
@@ -118,6 +118,7 @@ for ((r = 1; r <= rounds; r++)); do
       if [[ $device == pcap || $k == encap,1 ]]; then read -r t5 t5w <<<"$(testpmd 5tswap $setup $kites)"; fi
       read -r c cw <<<"$(ours $setup $kites)" || { status=1; continue; }
       t5s[$k]+="$t5 "; t5ws[$k]+="$t5w "; cs[$k]+="$c "; cws[$k]+="$cw "; rs[$k]+="$(ratio "$c" "$t5") "
+      runs[$k]+="$c/$t5 "
     done
   done
 done
@@ -140,7 +141,7 @@ for setup in encap decap; do
 done
 for setup in encap decap; do
   for kites in 1 1000000; do
-    echo "  per-round ratios, $setup, $kites kite(s): ${rs[$setup,$kites]:-}"
+    echo "  per round, $setup, $kites kite(s): ratios ${rs[$setup,$kites]:-}; cycles ours/5tswap ${runs[$setup,$kites]:-}"
   done
 done
 echo "(load average after the run: $(cut -d' ' -f1-3 /proc/loadavg))"
