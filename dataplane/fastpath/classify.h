@@ -85,6 +85,9 @@ inline bool IsBogon(const kp_config& cfg, const uint8_t* a16) {
 // an IPv4-mapped address only ever needs 32-bit compares against the IPv4
 // list (a prefix shorter than /96 either covers every mapped address, which
 // sets `all_v4_bogon`, or none), and an IPv6 address never looks at that list.
+// Our own addresses are also appended to the bogon lists as full-length
+// prefixes, so IsBogon walks one list per family instead of two (IsOwn keeps
+// its own arrays).
 struct AddrMatcher {
   uint32_t n_own4 = 0, n_own6 = 0, n_bogon4 = 0, n_bogon6 = 0;
   bool all_v4_bogon = false;
@@ -94,8 +97,9 @@ struct AddrMatcher {
   alignas(16) uint16_t tunnel_ports[KP_MAX_TUNNEL_PORTS] = {};
   uint32_t own4[KP_MAX_OWN_ADDRS];
   uint64_t own6[KP_MAX_OWN_ADDRS][2];
-  uint32_t bogon4[KP_MAX_BOGONS][2];  // masked network, mask (as loaded from the address bytes)
-  uint64_t bogon6[KP_MAX_BOGONS][4];  // addr lo, addr hi (masked), mask lo, mask hi
+  // The bogon prefixes, then our own addresses as /32 and /128 prefixes.
+  uint32_t bogon4[KP_MAX_BOGONS + KP_MAX_OWN_ADDRS][2];  // masked network, mask (as loaded from the address bytes)
+  uint64_t bogon6[KP_MAX_BOGONS + KP_MAX_OWN_ADDRS][4];  // addr lo, addr hi (masked), mask lo, mask hi
 
   void Build(const kp_config& cfg) {
     static_assert(KP_MAX_TUNNEL_PORTS == 8 && sizeof(cfg.tunnel_ports[0]) == 2);
@@ -139,6 +143,18 @@ struct AddrMatcher {
       bogon6[n_bogon6][3] = m[1];
       ++n_bogon6;
     }
+    for (uint32_t i = 0; i < n_own4; ++i) {
+      bogon4[n_bogon4][0] = own4[i];
+      bogon4[n_bogon4][1] = 0xffffffffu;
+      ++n_bogon4;
+    }
+    for (uint32_t i = 0; i < n_own6; ++i) {
+      bogon6[n_bogon6][0] = own6[i][0];
+      bogon6[n_bogon6][1] = own6[i][1];
+      bogon6[n_bogon6][2] = ~uint64_t{0};
+      bogon6[n_bogon6][3] = ~uint64_t{0};
+      ++n_bogon6;
+    }
   }
 
   bool IsOwn(const uint8_t* a16) const {
@@ -160,17 +176,13 @@ struct AddrMatcher {
       uint32_t v4 = static_cast<uint32_t>(hi >> 32);
       uint8_t first = static_cast<uint8_t>(v4);
       if (first == 127 || (first & 0xf0) == 0xe0 || v4 == 0 || all_v4_bogon) return true;
-      for (uint32_t i = 0; i < n_own4; ++i)
-        if (own4[i] == v4) return true;
-      for (uint32_t i = 0; i < n_bogon4; ++i)
+      for (uint32_t i = 0; i < n_bogon4; ++i)  // bogon prefixes and own addresses
         if ((v4 & bogon4[i][1]) == bogon4[i][0]) return true;
       return false;
     }
     if (a16[0] == 0xff) return true;
     if (lo == 0 && (hi == 0 || hi == (uint64_t{1} << 56))) return true;  // :: and ::1
-    for (uint32_t i = 0; i < n_own6; ++i)
-      if (own6[i][0] == lo && own6[i][1] == hi) return true;
-    for (uint32_t i = 0; i < n_bogon6; ++i)
+    for (uint32_t i = 0; i < n_bogon6; ++i)  // bogon prefixes and own addresses
       if ((lo & bogon6[i][2]) == bogon6[i][0] && (hi & bogon6[i][3]) == bogon6[i][1]) return true;
     return false;
   }
