@@ -103,7 +103,9 @@ void HandleKite(WorkerContext& ctx, PacketBuf& pkt, Work& w, Outcome& out, uint6
 
 bool KiteServedBy(const kp_kite& kite, uint32_t session_id) {
   uint32_t n = kite.n_sessions < KP_MAX_KITE_SESSIONS ? kite.n_sessions : KP_MAX_KITE_SESSIONS;
-  for (uint32_t i = 0; i < n; ++i)
+  // The first slot before the loop: the common kite has one session.
+  if (kite.sessions[0] == session_id) return n != 0;
+  for (uint32_t i = 1; i < n; ++i)
     if (kite.sessions[i] == session_id) return true;
   return false;
 }
