@@ -84,21 +84,24 @@ inline bool IsBogon(const kp_config& cfg, const uint8_t* a16) {
 // the per-packet tests.  Prefixes are split by the addresses they can match:
 // an IPv4-mapped address only ever needs 32-bit compares against the IPv4
 // list (a prefix shorter than /96 either covers every mapped address, which
-// sets `all_v4_bogon`, or none), and an IPv6 address never looks at that list.
-// Our own addresses are also appended to the bogon lists as full-length
-// prefixes, so IsBogon walks one list per family instead of two (IsOwn keeps
-// its own arrays).
+// puts one /0 entry in that list, or none), and an IPv6 address never looks at
+// that list.  Our own addresses are also appended to the bogon lists as
+// full-length prefixes, so IsBogon walks one list per family instead of two
+// (IsOwn keeps its own arrays).  The IPv4 list always has an entry 0, one that
+// matches nothing when the list is empty, so IsBogon tests it before its loop
+// (most configs have one own IPv4 address and no IPv4 bogon prefix).
 struct AddrMatcher {
   uint32_t n_own4 = 0, n_own6 = 0, n_bogon4 = 0, n_bogon6 = 0;
-  bool all_v4_bogon = false;
   bool any_tunnel_port = false;
   // The config's tunnel ports with the first repeated into the unused slots,
   // so one 8-lane compare tests them all.
   alignas(16) uint16_t tunnel_ports[KP_MAX_TUNNEL_PORTS] = {};
   uint32_t own4[KP_MAX_OWN_ADDRS];
   uint64_t own6[KP_MAX_OWN_ADDRS][2];
-  // The bogon prefixes, then our own addresses as /32 and /128 prefixes.
-  uint32_t bogon4[KP_MAX_BOGONS + KP_MAX_OWN_ADDRS][2];  // masked network, mask (as loaded from the address bytes)
+  // The bogon prefixes (and /0 if one covers every mapped address), then our
+  // own addresses as /32 and /128 prefixes.  bogon4[0] is {1, 0} (matches
+  // nothing) while n_bogon4 is 0.
+  uint32_t bogon4[KP_MAX_BOGONS + KP_MAX_OWN_ADDRS][2] = {{1, 0}};  // masked network, mask (as loaded from the address bytes)
   uint64_t bogon6[KP_MAX_BOGONS + KP_MAX_OWN_ADDRS][4];  // addr lo, addr hi (masked), mask lo, mask hi
 
   void Build(const kp_config& cfg) {
@@ -112,7 +115,7 @@ struct AddrMatcher {
     for (uint32_t i = 0; i < n_own4; ++i) std::memcpy(&own4[i], cfg.own4[i], 4);
     for (uint32_t i = 0; i < n_own6; ++i) std::memcpy(own6[i], cfg.own6[i], 16);
     n_bogon4 = n_bogon6 = 0;
-    all_v4_bogon = false;
+    bool all_v4_bogon = false;
     uint32_t n = cfg.n_bogons < KP_MAX_BOGONS ? cfg.n_bogons : KP_MAX_BOGONS;
     for (uint32_t i = 0; i < n; ++i) {
       uint32_t len = cfg.bogons[i].len;
@@ -143,6 +146,11 @@ struct AddrMatcher {
       bogon6[n_bogon6][3] = m[1];
       ++n_bogon6;
     }
+    if (all_v4_bogon) {  // /0: every mapped address (at most one entry, in place of a prefix)
+      bogon4[n_bogon4][0] = 0;
+      bogon4[n_bogon4][1] = 0;
+      ++n_bogon4;
+    }
     for (uint32_t i = 0; i < n_own4; ++i) {
       bogon4[n_bogon4][0] = own4[i];
       bogon4[n_bogon4][1] = 0xffffffffu;
@@ -154,6 +162,10 @@ struct AddrMatcher {
       bogon6[n_bogon6][2] = ~uint64_t{0};
       bogon6[n_bogon6][3] = ~uint64_t{0};
       ++n_bogon6;
+    }
+    if (n_bogon4 == 0) {
+      bogon4[0][0] = 1;
+      bogon4[0][1] = 0;
     }
   }
 
@@ -175,8 +187,10 @@ struct AddrMatcher {
     if (lo == 0 && static_cast<uint32_t>(hi) == kIp4MappedHiMask) {
       uint32_t v4 = static_cast<uint32_t>(hi >> 32);
       uint8_t first = static_cast<uint8_t>(v4);
-      if (first == 127 || (first & 0xf0) == 0xe0 || v4 == 0 || all_v4_bogon) return true;
-      for (uint32_t i = 0; i < n_bogon4; ++i)  // bogon prefixes and own addresses
+      if (first == 127 || (first & 0xf0) == 0xe0 || v4 == 0) return true;
+      // Bogon prefixes and own addresses; entry 0 is always there (see Build).
+      if ((v4 & bogon4[0][1]) == bogon4[0][0]) return true;
+      for (uint32_t i = 1; i < n_bogon4; ++i)
         if ((v4 & bogon4[i][1]) == bogon4[i][0]) return true;
       return false;
     }
