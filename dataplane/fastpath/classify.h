@@ -96,7 +96,7 @@ struct AddrMatcher {
   // The config's tunnel ports with the first repeated into the unused slots,
   // so one 8-lane compare tests them all.
   alignas(16) uint16_t tunnel_ports[KP_MAX_TUNNEL_PORTS] = {};
-  uint32_t own4[KP_MAX_OWN_ADDRS];
+  uint32_t own4[KP_MAX_OWN_ADDRS] = {};  // own4[0] is read even when n_own4 is 0
   uint64_t own6[KP_MAX_OWN_ADDRS][2];
   // The bogon prefixes (and /0 if one covers every mapped address), then our
   // own addresses as /32 and /128 prefixes.  bogon4[0] is {1, 0} (matches
@@ -173,7 +173,10 @@ struct AddrMatcher {
     uint64_t lo = LoadRaw<uint64_t>(a16), hi = LoadRaw<uint64_t>(a16 + 8);
     if (lo == 0 && static_cast<uint32_t>(hi) == kIp4MappedHiMask) {
       uint32_t v4 = static_cast<uint32_t>(hi >> 32);
-      for (uint32_t i = 0; i < n_own4; ++i)
+      // Entry 0 before the loop (a match counts only when there is one): most
+      // configs have a single own IPv4 address.
+      if (own4[0] == v4) return n_own4 != 0;
+      for (uint32_t i = 1; i < n_own4; ++i)
         if (own4[i] == v4) return true;
       return false;
     }
