@@ -10,8 +10,9 @@
 // `AddrMatcher` is the same tests compiled per config for the per-packet path
 // (the plain functions are the readable reference, checked equal by tests),
 // and holds the tunnel ports for a single 8-lane compare.
-// Measured (fastpath_bench, 2026-11-22, 2-core VM loaded by a parallel build, min / median CPU time of 10 runs):
-// tunnel test + kite key hash + bogon check with the matcher: 7.7 / 9.6 ns
+// Measured (fastpath_bench, 2026-11-22 09:58 UTC, load about 1, median of 10
+// runs): tunnel test + kite key hash + bogon check with the matcher: 5.0 ns
+// (earlier that day, two lists per family, on a loaded machine: 7.7 / 9.6 ns min / median)
 // (before the family split and 8-byte address words: 21 ns; the byte-loop
 // reference functions: 46 ns).
 #pragma once
