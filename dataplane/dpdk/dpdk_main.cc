@@ -326,11 +326,16 @@ void ControlLoop(Runtime* rt) {
 // Waits for every worker lcore without spinning (a spinning main lcore
 // would steal the CPU of a worker on a small machine).
 // The soft-RSS I/O core is left running: StopLcores ends it.
-void WaitWorkersSleeping(const Runtime* rt) {
+// SIGINT/SIGTERM stops them early (a port-fed bench whose port ran dry would
+// otherwise wait for ever).
+void WaitWorkersSleeping(Runtime* rt) {
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) {
     if (lcore == rt->io_lcore) continue;
-    while (rte_eal_get_lcore_state(lcore) == RUNNING) usleep(1000);
+    while (rte_eal_get_lcore_state(lcore) == RUNNING) {
+      if (g_stop.load()) rt->stop_workers.store(true);
+      usleep(1000);
+    }
     rte_eal_wait_lcore(lcore);
   }
 }
@@ -372,6 +377,11 @@ int RunBench(Runtime* rt) {
       std::printf("  drop %s: %llu\n", std::string(i.name).c_str(),
                   static_cast<unsigned long long>(c.drops[i.id]));
     }
+  }
+  if (g_stop.load()) {
+    std::fprintf(stderr, "kiteplane-dataplane: bench interrupted after %lu of %lu packets\n",
+                 static_cast<unsigned long>(pkts), static_cast<unsigned long>(rt->opts.bench_packets * rt->n_workers));
+    return 1;
   }
   return c.counters[KP_CTR_TX_PKTS] == pkts ? 0 : 3;
 }

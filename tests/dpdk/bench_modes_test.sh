@@ -9,6 +9,8 @@
 # - a port-fed run whose tables lack some of the file's kites exits 3 (not
 #   every frame was forwarded), so a bench that stopped forwarding cannot
 #   report a figure as if it did.
+# - a port that runs dry (net_pcap without infinite_rx) leaves the bench
+#   waiting; SIGTERM ends it with status 1 and says how far it got.
 # Usage: bench_modes_test.sh DATAPLANE_BIN
 set -uo pipefail
 dp_bin=$1
@@ -78,5 +80,24 @@ if run "tables without the file's kites" 3 --vdev net_pcap0,rx_pcap=$tmp/encap.p
   else
     bad "tables without the file's kites: tx=$tx, want about a third of 30000"
   fi
+fi
+# Three frames, then nothing: the bench waits for packets that never come
+# until SIGTERM.
+n=$((n + 1))
+timeout 120 "$dp_bin" "${eal[@]}" --file-prefix=kpbm$$_$n --vdev net_pcap0,rx_pcap=$tmp/encap.pcap \
+  -- "${app[@]}" --bench-packets 1000 --bench-setup encap --bench-kites 3 --bench-source port \
+  >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 300); do grep -q "worker(s)" "$tmp/err" && break; sleep 0.1; done
+if ! grep -q "worker(s)" "$tmp/err"; then
+  bad "dry port: the data plane did not start: $(cat "$tmp/err")"; kill -9 $pid 2>/dev/null
+fi
+kill -TERM $pid 2>/dev/null
+wait $pid
+rc=$?
+if [[ $rc -eq 1 ]] && grep -q "bench interrupted after 3 of 1000 packets" "$tmp/err"; then
+  echo "ok: dry port: SIGTERM ends the bench: $(grep interrupted "$tmp/err")"
+else
+  bad "dry port: exit status $rc, want 1 and 'bench interrupted after 3 of 1000 packets': $(cat "$tmp/err")"
 fi
 exit $fail
