@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# dpdk_ab.sh - compare two builds of kiteplane-dataplane on the bench mode
-# dpdk_bench.sh uses (net_null, one worker lcore), taking turns in the order
+# dpdk_ab.sh - compare two builds of kiteplane-dataplane in the bench mode
+# with synthesised frames on net_null (dpdk_bench.sh's KP_BENCH_DEVICE=null
+# setup; one worker lcore), taking turns in the order
 # A B B A A B B A ..., and print each build's median and minimum CPU cycles
 # per packet.
 #
