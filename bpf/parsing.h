@@ -188,16 +188,8 @@ static __always_inline __u32 kp_parse_ip6(struct xdp_md *ctx, struct kp_pkt *pkt
 		return KP_PARSE_FRAGMENT;
 	case 0:
 		return KP_PARSE_PASS;
-	case 43:
-	case 50:
-	case 51:
-	case 60:
-	case 135:
-	case 139:
-	case 140:
-		return KP_DROP_IP6_EXT_HEADER;
 	default:
-		return KP_PARSE_PASS;
+		return kp_drops_ip6_ext_header(ip->nexthdr) ? KP_DROP_IP6_EXT_HEADER : KP_PARSE_PASS;
 	}
 	pkt->family = KP_AF_INET6;
 	pkt->l3_len = sizeof(*ip);

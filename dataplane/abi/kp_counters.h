@@ -106,4 +106,23 @@ static inline enum kp_kite_counter_id kp_drop_kite_counter(enum kp_drop_reason r
 	}
 }
 
+/* True when an IPv6 next header is one of the extension headers both fast
+ * paths drop as KP_DROP_IP6_EXT_HEADER (hop-by-hop, 0, and fragment, 44, go
+ * to the kernel instead; docs/forwarding.md section 1). */
+static inline int kp_drops_ip6_ext_header(unsigned int next_header)
+{
+	switch (next_header) {
+	case 43:  /* routing */
+	case 50:  /* ESP */
+	case 51:  /* AH */
+	case 60:  /* destination options */
+	case 135: /* mobility */
+	case 139: /* HIP */
+	case 140: /* shim6 */
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 #endif /* KP_ABI_COUNTERS_H */

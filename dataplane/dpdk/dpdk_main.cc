@@ -205,7 +205,7 @@ absl::Status CreateControl(Runtime* rt) {
   rt->backend = std::make_unique<DpdkBackend>(rt->tables.get(), rt->qsbr.get(), rt->n_workers, rt->opts);
   absl::Status st = rt->backend->InstallInitialConfig();
   if (!st.ok()) return st;
-  if (rt->opts.bench_packets != 0 || !rt->opts.bench_write_pcap.empty()) {
+  if (rt->opts.bench()) {
     st = SetUpBench(rt->backend.get(), rt->opts, rt->port->mac().addr_bytes, &rt->bench);
     if (!st.ok()) return st;
   }
@@ -439,7 +439,7 @@ int Main(int argc, char** argv) {
       Runtime rt;
       rt.opts = *opts;
       // The bench installs its own gateway; no local next-hop override.
-      if (rt.opts.bench_packets != 0 || !rt.opts.bench_write_pcap.empty()) rt.opts.gateway_mode = GatewayMode::kNone;
+      if (rt.opts.bench()) rt.opts.gateway_mode = GatewayMode::kNone;
       rc = Run(&rt);
       StopLcores(&rt);
     }

@@ -254,7 +254,7 @@ absl::StatusOr<AppOptions> ParseAppOptions(const std::vector<std::string>& args)
   if (o.addr4.size() > 8 || o.addr6.size() > 8) {
     return absl::InvalidArgumentError("at most 8 --addr4 and 8 --addr6 addresses");
   }
-  if ((o.bench_packets != 0 || !o.bench_write_pcap.empty()) && o.bench_setup.empty()) {
+  if (o.bench() && o.bench_setup.empty()) {
     return absl::InvalidArgumentError("the bench needs --bench-setup encap or decap");
   }
   if (o.bench_from_port && o.bench_packets == 0) {

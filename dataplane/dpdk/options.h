@@ -69,6 +69,8 @@ struct AppOptions {
   bool bench_from_port = false;
   // Write the bench's frame templates to this pcap file and exit.
   std::string bench_write_pcap;
+  // The run installs the bench's tables and frames (to forward or to write).
+  bool bench() const { return bench_packets != 0 || !bench_write_pcap.empty(); }
   // Test only, for the golden vectors (tests/dpdk/dpdk_vectors_test.cc):
   // a fixed fast-path clock instead of CLOCK_MONOTONIC (0 = real clock), and
   // police state preset before the workers start.  Never for production:

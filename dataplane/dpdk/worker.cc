@@ -54,21 +54,19 @@ void CountUnsent(fp::WorkerContext* ctx, rte_mbuf** m, uint16_t n, kp_drop_reaso
 
 // Receives up to kBurst frames from the worker's source.
 uint16_t Receive(const WorkerConfig& w, rte_mbuf** m, uint64_t* bench_left, uint32_t* cursor) {
-  if (w.bench.packets != 0 && w.bench.n_frames == 0) {  // bench fed by the port
+  if (w.bench.packets != 0) {
     if (*bench_left == 0) return 0;
-    const uint16_t n = rte_eth_rx_burst(w.port, w.rxq, m, static_cast<uint16_t>(std::min<uint64_t>(kBurst, *bench_left)));
-    *bench_left -= n;
-    return n;
-  }
-  if (w.bench.n_frames != 0) {
-    if (*bench_left == 0) return 0;
-    const uint16_t n = static_cast<uint16_t>(std::min<uint64_t>(kBurst, *bench_left));
-    if (rte_pktmbuf_alloc_bulk(w.bench.pool, m, n) != 0) return 0;
-    for (uint16_t i = 0; i < n; i++) {
-      const uint32_t t = *cursor;
-      *cursor = t + 1 == w.bench.n_frames ? 0 : t + 1;
-      m[i]->data_len = m[i]->pkt_len = w.bench.lens[t];
-      std::memcpy(rte_pktmbuf_mtod(m[i], uint8_t*), w.bench.frames[t], w.bench.lens[t]);
+    uint16_t n = static_cast<uint16_t>(std::min<uint64_t>(kBurst, *bench_left));
+    if (w.bench.n_frames == 0) {  // fed by the port
+      n = rte_eth_rx_burst(w.port, w.rxq, m, n);
+    } else {
+      if (rte_pktmbuf_alloc_bulk(w.bench.pool, m, n) != 0) return 0;
+      for (uint16_t i = 0; i < n; i++) {
+        const uint32_t t = *cursor;
+        *cursor = t + 1 == w.bench.n_frames ? 0 : t + 1;
+        m[i]->data_len = m[i]->pkt_len = w.bench.lens[t];
+        std::memcpy(rte_pktmbuf_mtod(m[i], uint8_t*), w.bench.frames[t], w.bench.lens[t]);
+      }
     }
     *bench_left -= n;
     return n;

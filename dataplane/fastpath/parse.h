@@ -102,21 +102,6 @@ inline constexpr ParseResult Exception(bool fragment = false) {
   return {ParseStatus::kException, KP_DROP_NONE, fragment};
 }
 
-inline bool IsIp6ExtensionHeader(uint8_t nh) {
-  switch (nh) {
-    case 43:
-    case 50:
-    case 51:
-    case 60:
-    case 135:
-    case 139:
-    case 140:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Any IPv4 header whose first byte is not 0x45: a bad version or IHL, or
 // options.  None of them is forwarded, so this returns the verdict of the
 // checks ParseIp4 would have made, in the same order (version, IHL, length,
@@ -194,7 +179,7 @@ inline bool IsIp6ExtensionHeader(uint8_t nh) {
   uint8_t nh = ip[6];
   if (nh == 44) return Exception(true);
   if (nh == 0) return Exception();
-  if (IsIp6ExtensionHeader(nh)) return Drop(KP_DROP_IP6_EXT_HEADER);
+  if (kp_drops_ip6_ext_header(nh)) return Drop(KP_DROP_IP6_EXT_HEADER);
   if (nh != 17) return Exception();
   out->family = KP_AF_INET6;
   Copy16(out->src, ip + 8);
