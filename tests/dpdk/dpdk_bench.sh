@@ -23,15 +23,25 @@
 # --record-core-cycles) are printed too.  Both directions, 1 kite and
 # 1,000,000 kites (frames for 65,536 of them, drawn at random, in random
 # order).
+# Both sides forward for about as long: testpmd for KP_BENCH_TESTPMD_SECONDS
+# (default 4) from its start-up, the data plane for PACKETS (default 30
+# million: 3-4 s at one kite, 5-6 s at a million), so that start-up and
+# cold caches weigh about as much in both figures.  With 5 million packets
+# (0.6 s, the default before 2026-11-22 11:00 UTC) the data plane's figure
+# carried its warm-up almost alone: 700-830 against 480-680 cycles at a
+# million kites.
+# KP_BENCH_HUGE=1 runs both on 2 MiB hugepages instead of --no-huge (mount
+# hugetlbfs and reserve about 600 pages first).
 # Usage: dpdk_bench.sh DATAPLANE_BIN [PACKETS]
 set -euo pipefail
 dp_bin=$1
-packets=${2:-5000000}
+packets=${2:-30000000}
 device=${KP_BENCH_DEVICE:-pcap}
 tmp=$(mktemp -d /tmp/kpbench.XXXXXX)
 # testpmd leaves its EAL runtime directory behind: remove this run's ones too.
 trap 'rm -rf "$tmp" /var/run/dpdk/kpt$$_*' EXIT
 eal=(-l 0,1 --no-huge --no-pci -m 1024 --log-level='*:warning')
+if [[ ${KP_BENCH_HUGE:-0} == 1 ]]; then eal=(-l 0,1 --no-pci -m 1024 --huge-unlink --log-level='*:warning'); fi
 case $device in pcap|null) ;; *) echo "KP_BENCH_DEVICE: want pcap or null" >&2; exit 2 ;; esac
 
 if ! command -v dpdk-testpmd >/dev/null; then
@@ -80,7 +90,7 @@ testpmd() {  # mode setup kites -> "cpu_cycles wall_cycles"
     --total-num-mbufs=180000 <"$tmp/in" >"$tmp/tp.out" 2>&1 &
   local tp=$! cpu_ns=0 t
   exec 3>"$tmp/in"
-  sleep "${KP_BENCH_TESTPMD_SECONDS:-8}"
+  sleep "${KP_BENCH_TESTPMD_SECONDS:-4}"
   for t in /proc/$tp/task/*; do  # schedstat: ns on CPU, first field
     if [[ $(cat "$t/comm" 2>/dev/null) == rte-worker-1 ]]; then cpu_ns=$(cut -d' ' -f1 "$t/schedstat"); fi
   done
