@@ -131,10 +131,10 @@ inline uint32_t EncapIpLen(const Parsed& p, uint8_t outer_family) {
 inline kp_drop_reason EncapCheck(const PacketBuf& pkt, const Parsed& p, const kp_session& s) {
   uint32_t mtu = s.mtu ? s.mtu : 1500;
   uint32_t ip_len = EncapIpLen(p, s.family);
-  if (ip_len > mtu) return KP_DROP_MTU_EXCEEDED;
+  if (ip_len > mtu) [[unlikely]] return KP_DROP_MTU_EXCEEDED;
   uint32_t head = (p.has_vlan ? kEthHdrLen + kVlanHdrLen : kEthHdrLen) + ip_len - p.payload_len;
   uint64_t payload_abs = uint64_t{pkt.off} + p.payload_off;
-  if (payload_abs < head) return KP_DROP_NO_HEADROOM;
+  if (payload_abs < head) [[unlikely]] return KP_DROP_NO_HEADROOM;
   return KP_DROP_NONE;
 }
 

