@@ -29,6 +29,15 @@ namespace kp::fp {
 // halves into the 64-bit accumulator.  For words already in registers.
 constexpr uint64_t CsumWord64(uint64_t w) { return (w & 0xffffffffu) + (w >> 32); }
 
+// `s` plus the 8-byte word `w` with an end-around carry (add, adc: two
+// instructions against CsumWord64's four and an add).  The result may be
+// any 64-bit value, congruent to the 16-bit word sum modulo 0xffff (a factor
+// of 2^64 - 1); combine it only through CsumAdd64 or CsumFold.
+constexpr uint64_t CsumAdd64(uint64_t s, uint64_t w) {
+  s += w;
+  return s + (s < w);
+}
+
 // Adds the bytes [p, p + n) to `sum` (as 16-bit words, host order; an odd last
 // byte is padded with zero on its right as RFC 768 says).
 inline uint64_t CsumAdd(uint64_t sum, const uint8_t* p, size_t n) {

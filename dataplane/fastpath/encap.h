@@ -183,7 +183,7 @@ inline uint32_t WriteL2(uint8_t* p, const L2Head& l2, uint8_t family) {
                   uint64_t{0x40} << 48;
     // ttl 64 | protocol 17 | checksum (below) | source
     uint64_t w1 = 64u | uint64_t{17} << 8 | uint64_t{src4} << 32;
-    uint16_t ip_csum = CsumFinish(CsumWord64(w0) + CsumWord64(w1) + dst4);
+    uint16_t ip_csum = CsumFinish(CsumAdd64(CsumAdd64(w0, w1), dst4));
     StoreRaw<uint64_t>(ip, w0);
     StoreRaw<uint64_t>(ip + 8, w1 | uint64_t{ip_csum} << 16);
     StoreRaw<uint32_t>(ip + 16, dst4);
@@ -192,7 +192,7 @@ inline uint32_t WriteL2(uint8_t* p, const L2Head& l2, uint8_t family) {
   }
   uint64_t u = uint64_t{sport_be} | uint64_t{dport_be} << 16 | uint64_t{Bswap16(static_cast<uint16_t>(udp_len))}
                                                                  << 32;
-  sum += inner_sum + CsumWord64(u);
+  sum = CsumAdd64(CsumAdd64(sum, u), inner_sum);  // inner_sum: any 64-bit value
   StoreRaw<uint64_t>(udp, u | uint64_t{UdpFinish(sum)} << 48);
 }
 
@@ -224,7 +224,7 @@ inline uint32_t WriteL2(uint8_t* p, const L2Head& l2, uint8_t family) {
   StoreRaw<uint64_t>(d + 16, w2);
   StoreRaw<uint64_t>(d + 24, w3);
   StoreLe64(d + 32, w4);
-  uint64_t inner = p.payload_sum + CsumWord64(w0) + CsumWord64(w1) + CsumWord64(w2) + CsumWord64(w3) + CsumWord64(w4);
+  uint64_t inner = CsumAdd64(CsumAdd64(CsumAdd64(CsumAdd64(CsumAdd64(p.payload_sum, w0), w1), w2), w3), w4);
   uint32_t udp_len = KP_UDP_HDR_LEN + sizeof(kp_data_hdr) + p.payload_len;
   WriteL2(base, l2, s.family);
   WriteIpUdp(base + l2_len, s.family, s.local_addr, s.connector_addr, s.local_port, s.connector_port, udp_len,
@@ -246,9 +246,10 @@ inline uint32_t WriteL2(uint8_t* p, const L2Head& l2, uint8_t family) {
   // The DATA header's sum as five 8-byte words, inline: through CsumAdd's
   // generic loop and tails it was an out-of-line call of 30 instructions.
   static_assert(sizeof(kp_data_hdr) == 40);
-  uint64_t hdr_sum = CsumWord64(LoadRaw<uint64_t>(hdr)) + CsumWord64(LoadRaw<uint64_t>(hdr + 8)) +
-                     CsumWord64(LoadRaw<uint64_t>(hdr + 16)) + CsumWord64(LoadRaw<uint64_t>(hdr + 24)) +
-                     CsumWord64(LoadRaw<uint64_t>(hdr + 32));
+  uint64_t hdr_sum = CsumAdd64(CsumAdd64(CsumAdd64(CsumAdd64(LoadRaw<uint64_t>(hdr), LoadRaw<uint64_t>(hdr + 8)),
+                                                    LoadRaw<uint64_t>(hdr + 16)),
+                                          LoadRaw<uint64_t>(hdr + 24)),
+                                LoadRaw<uint64_t>(hdr + 32));
   uint64_t inner = CsumSub(p.payload_sum, CsumFold(hdr_sum));
   uint8_t* base = pkt.buf + payload_abs - head;
   WriteL2(base, l2, family);

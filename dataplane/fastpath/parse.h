@@ -142,7 +142,7 @@ inline constexpr ParseResult Exception(bool fragment = false) {
   uint64_t payload_sum = CsumAddPreceded(0, udp + 8, ulen - 8);  // the 8 bytes before: the UDP header
   out->payload_sum = payload_sum;
   if ((h >> 48) == 0) return v4 ? Ok() : Drop(KP_DROP_UDP_BAD_CHECKSUM);
-  return CsumOk(pseudo + payload_sum + CsumWord64(h)) ? Ok() : Drop(KP_DROP_UDP_BAD_CHECKSUM);
+  return CsumOk(CsumAdd64(pseudo + payload_sum, h)) ? Ok() : Drop(KP_DROP_UDP_BAD_CHECKSUM);
 }
 
 // The fixed 20 bytes are three loads (words a, b, c); every field checked or
@@ -158,8 +158,7 @@ inline constexpr ParseResult Exception(bool fragment = false) {
   if (static_cast<uint8_t>(a) != 0x45) return ParseIp4Unusual(ip, avail);
   uint32_t total = Bswap16(static_cast<uint16_t>(a >> 16));
   if (total < 20 || total > avail) [[unlikely]] return Drop(KP_DROP_IP4_BAD_LENGTH);
-  if (!CsumOk(CsumWord64(a) + CsumWord64(b) + c)) [[unlikely]]
-    return Drop(KP_DROP_IP4_BAD_CHECKSUM);
+  if (!CsumOk(CsumAdd64(CsumAdd64(a, b), c))) [[unlikely]] return Drop(KP_DROP_IP4_BAD_CHECKSUM);
   // Bytes 6 and 7 (flags, fragment offset) as loaded: MF and the offset.
   if ((static_cast<uint16_t>(a >> 48) & 0xff3f) != 0) return Exception(true);
   if (static_cast<uint8_t>(b >> 8) != 17) return Exception();

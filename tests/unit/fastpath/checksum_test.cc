@@ -4,6 +4,7 @@
 // as 0xffff" rule.
 #include "checksum.h"
 
+#include <cstring>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -50,6 +51,30 @@ TEST(Checksum, PrecededMatchesReference) {
   for (size_t len = 0; len + 8 <= ff.size(); ++len)
     EXPECT_EQ(CsumFold(CsumAddPreceded(0, ff.data() + 8, len)), CsumFold(CsumAdd(0, ff.data() + 8, len)))
         << "len " << len;
+}
+
+// CsumAdd64 chains (end-around carry, full 64-bit results) fold to what
+// CsumAdd gives for the same words as bytes: random words, words near 2^64
+// that carry on every add, all ones, and a start from CsumAdd's range.
+TEST(Checksum, Add64MatchesCsumAdd) {
+  uint64_t x = 0x2545f4914f6cdd1dull;
+  for (int i = 0; i < 200000; ++i) {
+    uint64_t w[6];
+    for (auto& v : w) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      v = i % 4 == 0 ? x : i % 4 == 1 ? ~(x >> (i % 64)) : i % 4 == 2 ? ~0ull - (x & 0xff) : x >> 7;
+    }
+    uint64_t start = x >> 30;  // below 2^34, as CsumAdd and CsumAddPreceded return
+    uint64_t chain = start;
+    for (uint64_t v : w) chain = CsumAdd64(chain, v);
+    uint8_t bytes[sizeof(w)];
+    std::memcpy(bytes, w, sizeof(w));
+    ASSERT_EQ(CsumFold(chain), CsumFold(CsumAdd(start, bytes, sizeof(bytes)))) << i;
+  }
+  EXPECT_EQ(CsumFold(CsumAdd64(CsumAdd64(~0ull, ~0ull), ~0ull)), 0xffff);
+  EXPECT_EQ(CsumAdd64(0, 0), 0u);  // only all-zero words sum to zero
 }
 
 // CsumFold (rotate-and-add) against the plain fold: end-around carries of
