@@ -96,8 +96,8 @@ inline bool IsIp4Mapped(const uint8_t* a16) {
 // report.
 namespace parse_detail {
 
-// Every branch to Drop is marked [[unlikely]], for the layout: the accepted
-// frame's checks fall through.
+// The `if` branches that only drop are marked [[unlikely]], for the layout:
+// an accepted frame's checks fall through.
 
 inline constexpr ParseResult Ok() { return {ParseStatus::kOk, KP_DROP_NONE, false}; }
 inline constexpr ParseResult Drop(kp_drop_reason r) { return {ParseStatus::kDrop, r, false}; }
