@@ -6,9 +6,10 @@
 // host-order store gives the correct network-order field.  Every partial sum
 // must start at an even offset of the checksummed region.  `CsumAdd` sums a
 // buffer (`CsumAddPreceded` a short one that may be read from before its
-// start), `CsumFold` folds to 16 bits, `CsumSub` removes a folded partial sum,
-// and the Udp* helpers add the IPv4/IPv6 pseudo-headers.  Header-only, no
-// branches on data beyond length.
+// start, `CsumAdd64` one 8-byte word held in a register), `CsumFold` folds
+// to 16 bits, `CsumSub` removes a folded partial sum, and the Udp* helpers
+// add the IPv4/IPv6 pseudo-headers.  Header-only, no branches on data beyond
+// length.
 // Measured (fastpath_bench, 2026-11-22 02:11 UTC, load 1.4, min / median CPU time of 10 runs):
 // 2.8 / 3.3 ns for 20 bytes, 6.1 / 8.1 ns for 64 bytes, 90 / 93 ns for 1400
 // (24 ns for 1400 with the AVX2 loop, three runs at 02:20 UTC).
@@ -93,8 +94,7 @@ inline uint64_t CsumAdd(uint64_t sum, const uint8_t* p, size_t n) {
 
 // CsumAdd for a buffer whose 8 bytes before `p` are readable (a UDP payload,
 // preceded by its header in the same frame), for short buffers: inline, in
-// 8-byte words added with an end-around carry (two instructions per word,
-// against four for CsumWord64).  The last 1 to 7 bytes come first, in one
+// 8-byte words added with CsumAdd64.  The last 1 to 7 bytes come first, in one
 // load that ends at p + n, the bytes before them shifted out so that the
 // first lands in the low byte of a word as its even offset asks; then an odd
 // word, then pairs of words up to a precomputed end (no length left to
@@ -103,20 +103,16 @@ inline uint64_t CsumAdd(uint64_t sum, const uint8_t* p, size_t n) {
 // added).  From 128 bytes on it is CsumAdd.
 [[gnu::always_inline]] inline uint64_t CsumAddPreceded(uint64_t sum, const uint8_t* p, size_t n) {
   if (n >= 128) return CsumAdd(sum, p, n);
-  auto add = [](uint64_t s, uint64_t w) {
-    s += w;
-    return s + (s < w);  // add, adc
-  };
   const uint8_t* words_end = p + (n & ~size_t{7});
   uint64_t s = 0;
   if (n & 7) s = LoadRaw<uint64_t>(words_end + (n & 7) - 8) >> (64 - 8 * (n & 7));
   if (n & 8) {
-    s = add(s, LoadRaw<uint64_t>(p));
+    s = CsumAdd64(s, LoadRaw<uint64_t>(p));
     p += 8;
   }
   for (; p != words_end; p += 16) {
-    s = add(s, LoadRaw<uint64_t>(p));
-    s = add(s, LoadRaw<uint64_t>(p + 8));
+    s = CsumAdd64(s, LoadRaw<uint64_t>(p));
+    s = CsumAdd64(s, LoadRaw<uint64_t>(p + 8));
   }
   return sum + CsumWord64(s);
 }
