@@ -267,7 +267,7 @@ int Run(const Args& a) {
     }
     progs = kept;
   }
-  if (!a.ab.empty() && a.only.empty()) {
+  if (!a.ab.empty()) {  // (main refuses --ab with --only)
     const std::vector<uint8_t>* ab_enc = &enc;
     const std::vector<uint8_t>* ab_dec = &dec;
     if (!a.ab_vectors.empty()) {
